@@ -1,0 +1,1 @@
+"""One module per `assist` subcommand; see assist/cli.py for the contract."""

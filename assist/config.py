@@ -1,0 +1,224 @@
+"""The one configuration file: frozen dataclasses, one per stage, loaded strictly from TOML.
+
+Each field carries its documentation in ``metadata["doc"]``; ``assist config`` prints the whole
+file with those comments, and the README's configuration section is that output. An unknown
+key or a value of the wrong type or range is a one-line :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assist import paths
+from assist.errors import ConfigError
+
+
+def setting(default: Any, doc: str, *, choices: tuple[Any, ...] = (), lo: float | None = None,
+            hi: float | None = None) -> Any:
+    """A documented configuration field with optional allowed values or range."""
+    return field(default=default, metadata={"doc": doc, "choices": choices, "lo": lo, "hi": hi})
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    customer_device: str = setting(
+        "", "Input device for the call audio: a name (or part of one) or an index from "
+        "`assist devices`; empty for the system default.")
+    customer_channel: str = setting(
+        "right", "Channel that carries the customer: left, right, mono (mix all) or a "
+        "1-based channel number.")
+    agent_device: str = setting(
+        "", "Separate input device for the agent's own voice; empty to use customer_device.")
+    agent_channel: str = setting(
+        "", "Channel that carries the agent (left, right or a number); empty to leave the "
+        "agent out (no talk-over or silence cues).")
+    block_ms: int = setting(32, "Audio block size in milliseconds.", lo=10, hi=200)
+    queue_seconds: float = setting(
+        10.0, "How much audio the capture queue holds before dropping the oldest.", lo=1, hi=120)
+    reconnect_seconds: float = setting(
+        1.0, "How often a lost device is retried.", lo=0.1, hi=30)
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    vad_threshold: float = setting(
+        0.5, "Speech probability (Silero VAD) above which a frame counts as speech.", lo=0.05, hi=0.95)
+    end_silence_ms: int = setting(
+        450, "Silence that ends an utterance.", lo=100, hi=5000)
+    preroll_ms: int = setting(
+        250, "Audio kept from before speech was detected, so first syllables are not cut.", lo=0, hi=2000)
+    min_speech_ms: int = setting(
+        200, "Shorter bursts of speech are dropped as noise.", lo=0, hi=2000)
+    max_utterance_s: float = setting(
+        15.0, "An utterance longer than this is cut and a new one begins (Whisper takes 30 s).",
+        lo=2, hi=29)
+    partial_every_s: float = setting(
+        1.5, "How often a still-running utterance is sent on as a partial window; 0 disables.",
+        lo=0, hi=30)
+
+
+@dataclass(frozen=True)
+class AsrConfig:
+    model: str = setting(
+        "", "Whisper model: a directory, or a name under models/ (see `assist models`); empty "
+        "for the packaged tiny.en.")
+    language: str = setting("en", "Spoken language code, or empty to detect it (multilingual models).")
+    beam_size: int = setting(1, "Beam size; 1 is greedy decoding (fastest).", lo=1, hi=10)
+    cpu_threads: int = setting(0, "CPU threads for Whisper; 0 uses every core.", lo=0, hi=256)
+    compute_type: str = setting("int8", "CTranslate2 compute type.",
+                                choices=("int8", "int8_float32", "float32"))
+    partials: bool = setting(True, "Transcribe partial windows of long utterances.")
+
+
+@dataclass(frozen=True)
+class PromptsConfig:
+    pack: str = setting(
+        "default", "Prompt pack: a name under prompts/ (without .toml) or a path to a file.")
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    url: str = setting(
+        "", "Database URL (SQLAlchemy form, e.g. postgresql+psycopg://user:pw@host/db); empty "
+        "for SQLite in the user data directory.")
+    keep_audio: bool = setting(False, "Keep the customer's audio with the record.")
+    agent: str = setting("", "The agent's name on the record; empty for the login name.")
+    flag_anger: float = setting(0.75, "Flag a call whose peak anger reaches this.", lo=0, hi=1)
+
+
+@dataclass(frozen=True)
+class OverlayConfig:
+    opacity: float = setting(0.95, "Window opacity.", lo=0.3, hi=1.0)
+    compact: bool = setting(False, "Start in the one-line compact mode.")
+    always_on_top: bool = setting(True, "Keep the window above the softphone and CRM.")
+    silence_cue_s: float = setting(
+        20.0, "Cue the agent after this long with nobody speaking (needs agent audio).", lo=3, hi=600)
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    host: str = setting("127.0.0.1", "Address the review app listens on.")
+    port: int = setting(8765, "Port of the review app.", lo=0, hi=65535)
+
+
+@dataclass(frozen=True)
+class Config:
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
+    asr: AsrConfig = field(default_factory=AsrConfig)
+    prompts: PromptsConfig = field(default_factory=PromptsConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    overlay: OverlayConfig = field(default_factory=OverlayConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Load ``path`` (or the default file if it exists) strictly; missing keys keep defaults."""
+    explicit = path is not None
+    path = path or paths.config_path()
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"config file {path} does not exist; create it or drop --config")
+        return Config()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e}); fix the file") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config file {path}: {e}") from e
+    return build(Config, raw, source=str(path))
+
+
+def build(cls: type, raw: dict[str, Any], *, source: str, prefix: str = "") -> Any:
+    """Make a frozen dataclass from a TOML table, naming any bad key in the error."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in raw:
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(f"{source}: unknown key '{prefix}{key}' (known here: {known})")
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        f = fields[name]
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: '{prefix}{name}' must be a table [{prefix}{name}]")
+            values[name] = build(hint, value, source=source, prefix=f"{prefix}{name}.")  # type: ignore[arg-type]
+        else:
+            values[name] = check_value(f, hint, value, source=source, key=f"{prefix}{name}")
+    return cls(**values)
+
+
+def check_value(f: dataclasses.Field[Any], hint: Any, value: Any, *, source: str, key: str) -> Any:
+    """Check one value against its field's type, choices and range; ints are accepted as floats."""
+    expected = _expected_types(hint)
+    if isinstance(value, bool) and bool not in expected:
+        raise ConfigError(f"{source}: '{key}' must be {_names(expected)}, not {value!r}")
+    if float in expected and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, expected):
+        raise ConfigError(f"{source}: '{key}' must be {_names(expected)}, not {value!r}")
+    choices = f.metadata.get("choices") or ()
+    if choices and value not in choices:
+        raise ConfigError(f"{source}: '{key}' must be one of {', '.join(map(str, choices))}, not {value!r}")
+    lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+    if isinstance(value, int | float) and not isinstance(value, bool) and (
+        (lo is not None and value < lo) or (hi is not None and value > hi)
+    ):
+        raise ConfigError(f"{source}: '{key}' = {value} is out of range ({lo} to {hi})")
+    return value
+
+
+def _expected_types(hint: Any) -> tuple[type, ...]:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return tuple(a for a in typing.get_args(hint) if a is not type(None))
+    origin = typing.get_origin(hint)
+    return (origin,) if origin else (hint,)
+
+
+def _names(expected: tuple[type, ...]) -> str:
+    return " or ".join({bool: "true/false", int: "a whole number", float: "a number",
+                        str: "a string"}.get(t, t.__name__) for t in expected)
+
+
+def replace_setting(config: Config, dotted: str, value: Any) -> Config:
+    """A copy of ``config`` with one ``section.key`` changed (checked like a file value)."""
+    section, _, key = dotted.partition(".")
+    part = getattr(config, section, None)
+    if part is None or not key:
+        raise ConfigError(f"unknown setting '{dotted}'")
+    fields = {f.name: f for f in dataclasses.fields(part)}
+    if key not in fields:
+        raise ConfigError(f"unknown setting '{dotted}'")
+    hint = typing.get_type_hints(type(part))[key]
+    checked = check_value(fields[key], hint, value, source="command line", key=dotted)
+    return dataclasses.replace(config, **{section: dataclasses.replace(part, **{key: checked})})
+
+
+def render_documented(config: Config | None = None) -> str:
+    """The whole configuration as TOML with each key's documentation as a comment."""
+    config = config or Config()
+    lines: list[str] = []
+    for section in dataclasses.fields(config):
+        part = getattr(config, section.name)
+        lines.append(f"[{section.name}]")
+        for f in dataclasses.fields(part):
+            lines.append(f"# {f.metadata['doc']}")
+            lines.append(f"{f.name} = {_toml_value(getattr(part, f.name))}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)

@@ -1,0 +1,79 @@
+"""The configuration file: strict keys, typed values, documented defaults."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assist.config import Config, load_config, render_documented, replace_setting
+from assist.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_missing_default_file_gives_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSIST_CONFIG", str(tmp_path / "absent.toml"))
+    assert load_config() == Config()
+
+
+def test_values_are_read_and_ints_widen_to_floats(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[audio]\ncustomer_channel = "left"\n'
+                                         '[segmenter]\nmax_utterance_s = 10\n'))
+    assert config.audio.customer_channel == "left"
+    assert config.segmenter.max_utterance_s == 10.0
+    assert isinstance(config.segmenter.max_utterance_s, float)
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("[audio]\ncustomer_chanel = 'left'\n", "audio.customer_chanel"),
+    ("[audoi]\n", "audoi"),
+    ("[segmenter]\nend_silence_ms = 'long'\n", "segmenter.end_silence_ms"),
+    ("[segmenter]\nend_silence_ms = 50\n", "segmenter.end_silence_ms"),
+    ("[asr]\ncompute_type = 'float64'\n", "asr.compute_type"),
+    ("[overlay]\ncompact = 1\n", "overlay.compact"),
+    ("audio = 3\n", "audio"),
+])
+def test_bad_key_or_value_names_the_key(tmp_path: Path, text: str, named: str) -> None:
+    with pytest.raises(ConfigError, match=f"'{named}'"):
+        load_config(write(tmp_path, text))
+
+
+def test_broken_toml_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[audio\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path)
+
+
+def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_documented_rendering_round_trips(tmp_path: Path) -> None:
+    text = render_documented()
+    assert "# Silence that ends an utterance." in text
+    assert load_config(write(tmp_path, text)) == Config()
+
+
+def test_replace_setting_checks_like_the_file() -> None:
+    config = replace_setting(Config(), "segmenter.end_silence_ms", 600)
+    assert config.segmenter.end_silence_ms == 600
+    with pytest.raises(ConfigError, match="unknown setting"):
+        replace_setting(Config(), "segmenter.nope", 1)
+
+
+def test_cli_bad_config_value_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    path = write(tmp_path, "[review]\nport = 'eighty'\n")
+    result = subprocess.run([sys.executable, "-m", "assist.cli", "--config", str(path), "config"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "review.port" in result.stderr
+    assert "Traceback" not in result.stderr
