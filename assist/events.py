@@ -230,6 +230,43 @@ class Cue(Event):
     message: str
 
 
+class Outcome(enum.StrEnum):
+    """How a call ended, from the customer's side."""
+
+    CALM = "calm throughout"
+    CALMED = "calmed down"
+    ESCALATED = "escalated"
+    ENDED_ANGRY = "ended angry"
+    ENDED_ABRUPTLY = "ended abruptly"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromptOutcome:
+    """A prompt that was shown, and whether the customer's anger fell in the minute after."""
+
+    t: float
+    stage: Stage
+    headline: str
+    anger_before: float
+    anger_after: float | None  # None: the call ended before any later score
+    fell: bool | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallSummarized(Event):
+    """The closing picture of a call, for the agent's card and the record."""
+
+    call_id: str
+    duration_s: float
+    peak_anger: float
+    final_anger: float
+    stage_seconds: tuple[tuple[Stage, float], ...]
+    prompts: tuple[PromptOutcome, ...]
+    triggers: tuple[str, ...]
+    outcome: Outcome
+    follow_ups: tuple[str, ...] = ()
+
+
 def event_type(event: Event) -> str:
     return type(event).__name__
 

@@ -1,0 +1,160 @@
+"""Options and building blocks that several subcommands share."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from assist.config import Config
+from assist.events import (
+    AgentAction,
+    AudioState,
+    CallEnded,
+    CallStarted,
+    Cue,
+    Event,
+    FinalText,
+    LevelUpdate,
+    PartialText,
+    PromptShown,
+    StageChanged,
+    UtteranceScored,
+    VoiceCue,
+    event_to_dict,
+)
+
+CHANNELS_HELP = "left, right, mono (mix) or a 1-based channel number"
+
+
+def add_model_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="PATH",
+                   help="Whisper model directory (default: asr.model, then models/, then tiny.en)")
+
+
+def add_pack_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pack", metavar="NAME|PATH",
+                   help="prompt pack (default: prompts.pack from the config)")
+
+
+def add_file_channel_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--customer-channel", default="auto", metavar="CH",
+                   help=f"channel carrying the customer: {CHANNELS_HELP} (default: right for "
+                        "stereo, the only channel for mono)")
+    p.add_argument("--agent-channel", default="auto", metavar="CH",
+                   help=f"channel carrying the agent: {CHANNELS_HELP}, or none (default: left "
+                        "for stereo, none for mono)")
+
+
+def agent_channel(value: str) -> str | None:
+    return None if value.lower() in ("none", "") else value
+
+
+def load_transcriber(args: argparse.Namespace, config: Config) -> Any:
+    from assist.asr import load_transcriber as load
+
+    return load(getattr(args, "model", None), config.asr)
+
+
+def load_pack(args: argparse.Namespace, config: Config) -> Any:
+    from assist.prompts import load_pack as load
+
+    return load(getattr(args, "pack", None) or config.prompts.pack)
+
+
+def check_input_file(path: Path) -> Path:
+    """Fail early, in one line, before any model is loaded."""
+    from assist.audio.sources import open_file
+
+    open_file(path).stop()
+    return path
+
+
+def json_sink(out: TextIO = sys.stdout) -> Callable[[Event], None]:
+    """Every event as one JSON line (audio arrays left out)."""
+    def write(event: Event) -> None:
+        out.write(json.dumps(event_to_dict(event), ensure_ascii=False) + "\n")
+        out.flush()
+    return write
+
+
+def text_sink(out: TextIO = sys.stdout) -> Callable[[Event], None]:
+    """The events a person wants to read, one line each, stamped with audio time."""
+    def write(event: Event) -> None:
+        line = describe(event)
+        if line:
+            out.write(f"{clock(event.t)}  {line}\n")
+            out.flush()
+    return write
+
+
+def describe(event: Event) -> str:
+    """One human line for an event, or "" for the ones only machines care about."""
+    match event:
+        case CallStarted():
+            return f"call {event.call_id} started ({event.source})"
+        case CallEnded():
+            return f"call {event.call_id} {event.reason}"
+        case AudioState():
+            return f"audio: {event.status.value}" + (f" ({event.detail})" if event.detail else "")
+        case PartialText():
+            return f"  ... {event.speaker.value}: {event.text}"
+        case FinalText():
+            return f"{event.speaker.value:>8}: {event.text}"
+        case VoiceCue() if not event.partial and event.cue:
+            return f"   voice: {event.arousal:.2f} {event.cue}"
+        case UtteranceScored():
+            trig = ", ".join(h.name for h in event.triggers)
+            return (f"   anger {event.anger:.2f} (words {event.word_anger:.2f})"
+                    + (f" triggers: {trig}" if trig else ""))
+        case StageChanged():
+            return f"STAGE {event.previous.value} -> {event.stage.value}: {event.reason}"
+        case PromptShown():
+            return f"PROMPT [{event.headline}] {event.line}"
+        case Cue():
+            return f"CUE {event.kind}: {event.message}"
+        case AgentAction():
+            return f"agent: {event.action} {event.value}".rstrip()
+        case LevelUpdate():
+            return ""
+    return ""
+
+
+def clock(seconds: float) -> str:
+    minutes, secs = divmod(max(seconds, 0.0), 60)
+    return f"{int(minutes):02d}:{secs:04.1f}"
+
+
+def agent_name(config: Config) -> str:
+    import getpass
+
+    return config.store.agent or getpass.getuser()
+
+
+def open_store(config: Config) -> Any:
+    from assist.store import StoreSink
+
+    return StoreSink(config.store.url or None, config.store)
+
+
+def play_in_background(path: Path) -> None:
+    """Play a recording on the default output device, if there is one; never fails the call."""
+    import logging
+
+    import sounddevice as sd
+    import soundfile as sf
+
+    log = logging.getLogger(__name__)
+    try:
+        sd.query_devices(kind="output")
+    except (sd.PortAudioError, ValueError):
+        log.info("no audio output device: replaying without sound")
+        return
+    try:
+        data, rate = sf.read(str(path), dtype="float32")
+        sd.play(data, rate)
+    except (sd.PortAudioError, sf.LibsndfileError, OSError) as e:
+        log.warning("cannot play %s: %s", path, e)

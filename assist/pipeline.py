@@ -1,0 +1,296 @@
+"""The threads and queues that wire the stages together.
+
+    source thread:      Source.blocks() -> Segmenter per speaker -> inbox
+    whisper thread:     TranscriptionWorker (utterances and partial windows -> text) -> inbox
+    coordinator thread: inbox -> CallSession (voice, scores, stage, prompt, cues) -> sinks
+
+Live calls, replays, tests, benchmarks and tuning all run this one pipeline; only the source
+and the sinks differ. Sinks are callables that must return quickly (put into their own queue):
+they run on the coordinator thread, in event order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from assist.asr import Transcriber, TranscriptionWorker
+from assist.audio.segmenter import Segmenter
+from assist.audio.sources import AudioBlock, Source
+from assist.audio.vad import VoiceActivity, silero_vad
+from assist.config import Config
+from assist.events import (
+    AgentAction,
+    AudioState,
+    AudioStatus,
+    CallEnded,
+    CallStarted,
+    Event,
+    FinalText,
+    PartialWindow,
+    Speaker,
+    UtteranceEnded,
+)
+from assist.prompts import PackWatcher, PromptPack
+from assist.session import CallSession, CueSettings
+from assist.summary import SummaryBuilder
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[Event], None]
+
+TICK_EVERY_S = 0.25
+"""How often (in audio time) the stage machine hears that time has passed."""
+MAX_BACKLOG_WHEN_REPLAYING = 4
+"""Replaying as fast as possible waits for Whisper past this many queued utterances, so a long
+file never piles its audio up in memory; live audio never waits."""
+PACK_POLL_S = 1.0
+
+
+@dataclass(frozen=True)
+class _Tick:
+    t: float
+
+
+@dataclass(frozen=True)
+class _SourceDone:
+    t: float
+
+
+@dataclass(frozen=True)
+class _Control:
+    command: str  # "start_call" | "end_call" | "agent_audio"
+
+
+class Pipeline:
+    """One call-assist pipeline over one source; also the overlay's CallController."""
+
+    def __init__(self, source: Source, config: Config, *, transcriber: Transcriber,
+                 pack: PromptPack, sinks: Sequence[Sink] = (), agent: str = "",
+                 vad_factory: Callable[[], VoiceActivity] = silero_vad,
+                 pace_transcription: bool = False, watch_pack: bool = False) -> None:
+        self.source = source
+        self.config = config
+        self.agent = agent
+        self.sinks = list(sinks)
+        self._pack = pack
+        self._watcher = PackWatcher(pack) if watch_pack else None
+        self._pace = pace_transcription
+        self._inbox: queue.Queue[object] = queue.Queue()
+        self._worker = TranscriptionWorker(transcriber, self._inbox.put)
+        ids: Iterator[int] = itertools.count(1)
+        self._segmenters = {
+            speaker: Segmenter(config.segmenter, speaker, vad_factory(), ids) for speaker in Speaker
+        }
+        self._session: CallSession | None = None
+        self._summary: SummaryBuilder | None = None
+        self._call_id = ""
+        self._last_t = 0.0
+        self._agent_audio = False
+        self._agent_announced = False
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._read_source, name="assist-source", daemon=True),
+            threading.Thread(target=self._coordinate, name="assist-coordinator", daemon=True),
+        ]
+
+    # --- control (any thread) -------------------------------------------------------------
+
+    def start(self) -> None:
+        self._worker.start()
+        self._inbox.put(_Control("start_call"))
+        for thread in self._threads:
+            thread.start()
+
+    def post(self, event: Event) -> None:
+        """An event from outside the audio path (an agent's action) joins the stream."""
+        self._inbox.put(event)
+
+    def start_call(self) -> None:
+        self._inbox.put(_Control("start_call"))
+
+    def end_call(self) -> None:
+        self._inbox.put(_Control("end_call"))
+
+    def stop(self) -> None:
+        """Stop reading; what is already heard is still transcribed and recorded."""
+        self._stop.set()
+        self.source.stop()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the source has ended and every event has reached the sinks."""
+        return self._done.wait(timeout)
+
+    @property
+    def call_id(self) -> str:
+        return self._call_id
+
+    # --- source thread ------------------------------------------------------------------------
+
+    def _read_source(self) -> None:
+        next_tick = 0.0
+        try:
+            for item in self.source.blocks():
+                if self._stop.is_set():
+                    break
+                if isinstance(item, AudioBlock):
+                    self._segment(item)
+                    self._last_t = item.t + len(item.customer) / 16_000
+                    if self._last_t >= next_tick:
+                        self._inbox.put(_Tick(self._last_t))
+                        next_tick = self._last_t + TICK_EVERY_S
+                    self._wait_for_whisper()
+                else:
+                    self._inbox.put(item)
+        except Exception:
+            log.exception("the audio source failed")
+            self._inbox.put(AudioState(t=self._last_t, status=AudioStatus.NO_AUDIO,
+                                       detail="the audio source failed; see the log"))
+        for segmenter in self._segmenters.values():
+            for event in segmenter.flush(self._last_t):
+                self._inbox.put(event)
+        self._inbox.put(_SourceDone(self._last_t))
+
+    def _segment(self, block: AudioBlock) -> None:
+        if block.agent is not None and not self._agent_announced:
+            self._agent_announced = True  # source thread's own flag; the session's is below
+            self._inbox.put(_Control("agent_audio"))
+        for speaker, samples in ((Speaker.CUSTOMER, block.customer), (Speaker.AGENT, block.agent)):
+            if samples is None:
+                continue
+            for event in self._segmenters[speaker].process(block.t, samples):
+                self._inbox.put(event)
+
+    def _wait_for_whisper(self) -> None:
+        while self._pace and self._worker.pending() > MAX_BACKLOG_WHEN_REPLAYING:
+            if self._stop.wait(0.01):
+                return
+
+    # --- coordinator thread -----------------------------------------------------------------------
+
+    def _coordinate(self) -> None:
+        next_poll = time.monotonic() + PACK_POLL_S
+        while True:
+            item = self._inbox.get()
+            if isinstance(item, _SourceDone):
+                self._finish(item.t)
+                return
+            self._route(item)
+            if self._watcher and time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + PACK_POLL_S
+                self._reload_pack()
+
+    def _route(self, item: object) -> None:
+        if isinstance(item, _Control):
+            self._control(item.command)
+        elif isinstance(item, _Tick):
+            if self._session:
+                self._emit_all(self._session.tick(item.t))
+        elif isinstance(item, Event):
+            self._handle(item)
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, AgentAction):
+            self._emit(event)
+            return
+        if isinstance(event, UtteranceEnded | PartialWindow) and self._session:
+            if self.config.asr.partials or isinstance(event, UtteranceEnded):
+                self._worker.submit(event)
+        self._emit(event)
+        if self._session:
+            self._emit_all(self._session.handle(event))
+
+    def _control(self, command: str) -> None:
+        if command == "start_call" and not self._session:
+            self._call_id = uuid.uuid4().hex[:12]
+            self._session = CallSession(self._pack, self._cue_settings())
+            self._summary = SummaryBuilder(self._call_id, start_t=self._last_t)
+            self._emit(CallStarted(t=self._last_t, call_id=self._call_id, agent=self.agent,
+                                   source=self.source.description))
+        elif command == "end_call" and self._session:
+            self._end_call("ended")
+
+        elif command == "agent_audio":
+            self._agent_audio = True
+            if self._session:
+                self._session.cues = self._cue_settings()
+
+    def _cue_settings(self) -> CueSettings:
+        return CueSettings(agent_audio=self._agent_audio,
+                           silence_cue_s=self.config.overlay.silence_cue_s)
+
+    def _end_call(self, reason: str) -> None:
+        if self._summary:
+            self._emit(self._summary.build(self._last_t))
+        self._emit(CallEnded(t=self._last_t, call_id=self._call_id, reason=reason))
+        self._session = None
+        self._summary = None
+
+    def _finish(self, t: float) -> None:
+        """The source ended: let Whisper finish every utterance, then close the call."""
+        self._worker.stop(drain=True)
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            self._route(item)
+        if self._session:
+            self._emit_all(self._session.tick(t))
+            self._end_call("stopped" if self._stop.is_set() else "ended")
+        self._done.set()
+
+    def _reload_pack(self) -> None:
+        assert self._watcher is not None
+        pack = self._watcher.poll(time.time())
+        if pack is None:
+            return
+        self._pack = pack
+        if self._session:
+            self._session.use_pack(pack)
+        self._emit(AgentAction(t=self._last_t, action="pack_reloaded", value=str(pack.path)))
+
+    def _emit_all(self, events: Sequence[Event]) -> None:
+        for event in events:
+            self._emit(event)
+
+    def _emit(self, event: Event) -> None:
+        if self._summary:
+            self._summary.add(event)
+        for sink in self.sinks:
+            try:
+                sink(event)
+            except Exception:
+                # One broken sink (a full disk under the store, a closed pipe) must not stop
+                # the agent's prompts; it is logged with its traceback.
+                log.exception("sink %r failed on %s", sink, type(event).__name__)
+
+
+def run_to_end(source: Source, config: Config, *, transcriber: Transcriber, pack: PromptPack,
+               sinks: Sequence[Sink] = (), **kwargs: object) -> list[Event]:
+    """Run a pipeline over a finite source and return every event it produced, in order."""
+    events: list[Event] = []
+    pipeline = Pipeline(source, config, transcriber=transcriber, pack=pack,
+                        sinks=[events.append, *sinks], pace_transcription=True,
+                        **kwargs)  # type: ignore[arg-type]
+    pipeline.start()
+    try:
+        pipeline.wait()
+    except KeyboardInterrupt:
+        pipeline.stop()
+        pipeline.wait(30)
+        raise
+    return events
+
+
+def final_texts(events: Sequence[Event]) -> list[FinalText]:
+    """The utterances' final texts in audio order (Whisper may finish them out of order)."""
+    finals = [e for e in events if isinstance(e, FinalText) and e.text.strip()]
+    return sorted(finals, key=lambda e: (e.start, e.utterance_id))

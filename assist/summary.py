@@ -1,0 +1,149 @@
+"""The closing picture of a call, built from its events.
+
+The seeds end every difficult call the same way: confirm the resolution, follow up, reflect on
+what went well. :class:`SummaryBuilder` folds a call's events (live, replayed, or rebuilt from
+the store after a crash) into a :class:`CallSummarized`: time in each stage, peak and final
+anger, whether anger fell after each prompt, triggers heard, the outcome, and the promises the
+agent made. It is pure: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from assist.events import (
+    CallSummarized,
+    Event,
+    FinalText,
+    LevelUpdate,
+    Outcome,
+    PromptOutcome,
+    PromptShown,
+    Speaker,
+    Stage,
+    StageChanged,
+    UtteranceScored,
+)
+
+PROMPT_EFFECT_WINDOW_S = 60.0
+"""The issue's yardstick: did anger fall in the minute after a prompt was shown?"""
+ANGRY_AT_END = 0.5
+"""A final smoothed level at or above this is an angry ending (the stage pack's empathize
+rung sits near it, so such a customer still needed feelings acknowledged)."""
+RAISED = frozenset({Stage.REFLECT, Stage.EMPATHIZE, Stage.SOLUTION, Stage.ESCALATE,
+                    Stage.BOUNDARY, Stage.CLOSE})
+
+_PROMISE = re.compile(
+    r"\b(?:i(?:'| wi)ll|we(?:'| wi)ll|i am going to|i'm going to|let me)\s+"
+    r"(?P<what>(?:make sure to |personally |also |then )?"
+    r"(?:e-?mail|send|call|ring|phone|text|refund|arrange|book|escalate|follow up|get back|"
+    r"post|process|credit|check|update|confirm|ship|reship|raise|log|chase)\b[^.?!,;]*)",
+    re.IGNORECASE)
+"""An agent's commitment worth a reminder: 'I'll email you the tracking link'."""
+
+
+@dataclass
+class SummaryBuilder:
+    """Accumulates one call's events; :meth:`build` gives the summary at any point."""
+
+    call_id: str
+    start_t: float = 0.0
+    _stage: Stage = Stage.CALM
+    _stage_since: float = 0.0
+    _stage_seconds: dict[Stage, float] = field(default_factory=dict)
+    _reached: set[Stage] = field(default_factory=set)
+    _levels: list[tuple[float, float]] = field(default_factory=list)
+    _peak: float = 0.0
+    _prompts: list[PromptShown] = field(default_factory=list)
+    _triggers: list[str] = field(default_factory=list)
+    _follow_ups: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._stage_since = self.start_t
+
+    def add(self, event: Event) -> None:
+        if isinstance(event, StageChanged):
+            self._enter(event.stage, event.t)
+        elif isinstance(event, LevelUpdate):
+            self._levels.append((event.t, event.level))
+        elif isinstance(event, UtteranceScored):
+            self._peak = max(self._peak, event.anger)
+            self._triggers += [h.name for h in event.triggers if h.name not in self._triggers]
+        elif isinstance(event, PromptShown) and event.stage is not Stage.CALM:
+            self._prompts.append(event)
+        elif isinstance(event, FinalText) and event.speaker is Speaker.AGENT:
+            self._follow_ups += follow_ups_in(event.text)
+
+    def build(self, end_t: float, *, abrupt: bool = False) -> CallSummarized:
+        seconds = dict(self._stage_seconds)
+        seconds[self._stage] = seconds.get(self._stage, 0.0) + max(0.0, end_t - self._stage_since)
+        final = self._levels[-1][1] if self._levels else 0.0
+        return CallSummarized(
+            t=end_t, call_id=self.call_id, duration_s=max(0.0, end_t - self.start_t),
+            peak_anger=round(self._peak, 3), final_anger=round(final, 3),
+            stage_seconds=tuple((s, round(v, 1)) for s, v in seconds.items() if v > 0),
+            prompts=tuple(self._outcome_of(p) for p in self._prompts),
+            triggers=tuple(self._triggers), outcome=self._outcome(final, abrupt),
+            follow_ups=tuple(dict.fromkeys(self._follow_ups)))
+
+    def _enter(self, stage: Stage, t: float) -> None:
+        self._stage_seconds[self._stage] = (self._stage_seconds.get(self._stage, 0.0)
+                                            + max(0.0, t - self._stage_since))
+        self._stage, self._stage_since = stage, t
+        self._reached.add(stage)
+
+    def _outcome(self, final: float, abrupt: bool) -> Outcome:
+        if abrupt:
+            return Outcome.ENDED_ABRUPTLY
+        if Stage.ESCALATE in self._reached:
+            return Outcome.ESCALATED
+        if final >= ANGRY_AT_END:
+            return Outcome.ENDED_ANGRY
+        if self._reached & RAISED:
+            return Outcome.CALMED
+        return Outcome.CALM
+
+    def _outcome_of(self, prompt: PromptShown) -> PromptOutcome:
+        before = self._level_at(prompt.t)
+        after_levels = [lv for t, lv in self._levels if prompt.t < t <= prompt.t + PROMPT_EFFECT_WINDOW_S]
+        after = after_levels[-1] if after_levels else None
+        return PromptOutcome(t=prompt.t, stage=prompt.stage, headline=prompt.headline,
+                             anger_before=round(before, 3),
+                             anger_after=None if after is None else round(after, 3),
+                             fell=None if after is None else after < before)
+
+    def _level_at(self, t: float) -> float:
+        earlier = [lv for lt, lv in self._levels if lt <= t]
+        return earlier[-1] if earlier else 0.0
+
+
+def follow_ups_in(text: str) -> list[str]:
+    """The agent's promises in one line, as short reminders ('email you the tracking link')."""
+    return [m.group("what").strip() for m in _PROMISE.finditer(text)]
+
+
+def summarize(call_id: str, events: list[Event], end_t: float, *, abrupt: bool = False,
+              start_t: float = 0.0) -> CallSummarized:
+    builder = SummaryBuilder(call_id, start_t)
+    for event in events:
+        builder.add(event)
+    return builder.build(end_t, abrupt=abrupt)
+
+
+def render_card(summary: CallSummarized) -> str:
+    """The summary as a few short lines for the overlay's card and `assist history`."""
+    minutes, seconds = divmod(int(summary.duration_s), 60)
+    stages = ", ".join(f"{s.value} {v:.0f}s" for s, v in summary.stage_seconds)
+    helped = [p for p in summary.prompts if p.fell]
+    lines = [
+        f"{summary.outcome.value.capitalize()} · {minutes}:{seconds:02d} · "
+        f"peak anger {summary.peak_anger:.2f}, final {summary.final_anger:.2f}",
+        f"Stages: {stages or 'calm'}",
+        f"Prompts: {len(summary.prompts)} shown, anger fell after {len(helped)}",
+    ]
+    if summary.triggers:
+        lines.append("Heard: " + ", ".join(t.replace("_", " ") for t in summary.triggers))
+    if summary.follow_ups:
+        lines.append("Follow up: " + "; ".join(summary.follow_ups))
+    return "\n".join(lines)

@@ -1,0 +1,195 @@
+"""The pipeline's wiring, with a fake transcriber and synthetic audio (no model, no device).
+
+The real model on real speech is exercised in test_pipeline_real.py; here the point is the
+threads and queues: attribution, ordering, completeness, stop behaviour.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from assist.audio.sources import AudioBlock
+from assist.audio.vad import EnergyActivityForTests
+from assist.config import Config
+from assist.events import (
+    SAMPLE_RATE,
+    AgentAction,
+    AudioState,
+    AudioStatus,
+    CallEnded,
+    CallStarted,
+    Event,
+    FinalText,
+    PromptShown,
+    Speaker,
+    StageChanged,
+    UtteranceScored,
+    VoiceCue,
+)
+from assist.pipeline import Pipeline, final_texts, run_to_end
+from assist.prompts import load_pack
+
+CUSTOMER_LINES = [
+    "hi I am calling about my order",
+    "this is the third time I have called and nobody is helping me",
+    "I have been on hold for forty minutes this is unacceptable",
+    "this is ridiculous I am so angry I want to cancel everything",
+    "this is absolutely unacceptable I am furious",
+]
+AGENT_LINES = ["thanks for calling how can I help", "I am sorry let me look into that"]
+
+
+def tone(seconds: float, hz: float, level: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return (level * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SAMPLE_RATE), np.float32)
+
+
+class DurationTranscriber:
+    """Knows each line by its length: utterance n lasts 1 + 0.5 n seconds."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        self.calls += 1
+        seconds = len(audio) / SAMPLE_RATE
+        index = round((seconds - 1.0) / 0.5)
+        lines = CUSTOMER_LINES + AGENT_LINES
+        return lines[index] if 0 <= index < len(lines) else ""
+
+
+def conversation() -> tuple[np.ndarray, np.ndarray]:
+    """Agent and customer take turns; utterance n of the script lasts 1 + 0.5 n seconds.
+
+    The segmenter adds end silence and pre-roll to each utterance, which the transcriber's
+    rounding absorbs (both are far below 0.25 s).
+    """
+    customer: list[np.ndarray] = []
+    agent: list[np.ndarray] = []
+    order = [("agent", 5), *[("customer", i) for i in range(len(CUSTOMER_LINES))], ("agent", 6)]
+    for who, index in order:
+        speech = tone(1.0 + 0.5 * index, 220 if who == "customer" else 330)
+        gap = silence(1.5)
+        mine, other = (customer, agent) if who == "customer" else (agent, customer)
+        mine += [speech, gap]
+        other += [np.zeros_like(speech), gap]
+    return np.concatenate(customer), np.concatenate(agent)
+
+
+class ListSource:
+    """A finite source of blocks, as a file replayed at full speed would give."""
+
+    description = "synthetic conversation"
+
+    def __init__(self, customer: np.ndarray, agent: np.ndarray | None, block: int = 512) -> None:
+        self.customer, self.agent, self.block = customer, agent, block
+        self._stop = threading.Event()
+
+    def blocks(self) -> Iterator[AudioBlock | AudioState]:
+        yield AudioState(t=0.0, status=AudioStatus.LISTENING)
+        for start in range(0, len(self.customer), self.block):
+            if self._stop.is_set():
+                return
+            end = start + self.block
+            yield AudioBlock(t=start / SAMPLE_RATE, customer=self.customer[start:end],
+                             agent=None if self.agent is None else self.agent[start:end])
+        yield AudioState(t=len(self.customer) / SAMPLE_RATE, status=AudioStatus.ENDED)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def config() -> Config:
+    return Config()
+
+
+def replay(source: ListSource) -> list[Event]:
+    return run_to_end(source, config(), transcriber=DurationTranscriber(),
+                      pack=load_pack("default"), vad_factory=EnergyActivityForTests)
+
+
+@pytest.fixture(scope="module")
+def events() -> list[Event]:
+    customer, agent = conversation()
+    return replay(ListSource(customer, agent))
+
+
+def test_call_is_bracketed_by_start_and_end(events: list[Event]) -> None:
+    assert isinstance(events[0], CallStarted)
+    assert isinstance(events[-1], CallEnded)
+    assert events[-1].call_id == events[0].call_id
+
+
+def test_every_line_is_transcribed_and_attributed_to_its_speaker(events: list[Event]) -> None:
+    finals = final_texts(events)
+    customer = [f.text for f in finals if f.speaker is Speaker.CUSTOMER]
+    agent = [f.text for f in finals if f.speaker is Speaker.AGENT]
+    assert customer == CUSTOMER_LINES
+    assert agent == AGENT_LINES
+    assert not set(agent) & set(customer)
+
+
+def test_only_customer_lines_are_scored(events: list[Event]) -> None:
+    scored = [e for e in events if isinstance(e, UtteranceScored)]
+    assert [s.text for s in sorted(scored, key=lambda s: s.start)] == CUSTOMER_LINES
+    customer_ids = {f.utterance_id for f in events
+                    if isinstance(f, FinalText) and f.speaker is Speaker.CUSTOMER}
+    assert {s.utterance_id for s in scored} == customer_ids
+    voice_ids = {v.utterance_id for v in events if isinstance(v, VoiceCue) and not v.partial}
+    assert voice_ids == customer_ids
+
+
+def test_rising_anger_moves_the_stage_and_every_change_has_a_prompt(events: list[Event]) -> None:
+    changes = [e for e in events if isinstance(e, StageChanged)]
+    assert changes, "angry lines should move the stage off calm"
+    assert all(c.reason for c in changes)
+    for i, event in enumerate(events):
+        if isinstance(event, StageChanged):
+            follower = events[i + 1]
+            assert isinstance(follower, PromptShown) and follower.stage is event.stage
+    scores = [e.anger for e in sorted((e for e in events if isinstance(e, UtteranceScored)),
+                                      key=lambda e: e.start)]
+    assert scores[-1] > scores[0]
+
+
+def test_mono_source_has_no_agent_and_still_scores() -> None:
+    customer, _ = conversation()
+    events = replay(ListSource(customer, None))
+    assert all(f.speaker is Speaker.CUSTOMER for f in final_texts(events))
+    assert len(final_texts(events)) == len(CUSTOMER_LINES)
+
+
+def test_agent_actions_reach_the_sinks_in_order() -> None:
+    customer, agent = conversation()
+    seen: list[Event] = []
+    pipeline = Pipeline(ListSource(customer, agent), config(), transcriber=DurationTranscriber(),
+                        pack=load_pack("default"), sinks=[seen.append],
+                        vad_factory=EnergyActivityForTests, pace_transcription=True)
+    pipeline.start()
+    pipeline.post(AgentAction(t=0.0, action="flag", value="test"))
+    assert pipeline.wait(60)
+    flags = [e for e in seen if isinstance(e, AgentAction) and e.action == "flag"]
+    assert len(flags) == 1
+    assert seen.index(flags[0]) > 0  # after CallStarted
+
+
+def test_stop_mid_call_still_ends_the_call_cleanly() -> None:
+    customer, agent = conversation()
+    seen: list[Event] = []
+    source = ListSource(customer, agent)
+    pipeline = Pipeline(source, config(), transcriber=DurationTranscriber(),
+                        pack=load_pack("default"), sinks=[seen.append],
+                        vad_factory=EnergyActivityForTests)
+    pipeline.start()
+    pipeline.stop()
+    assert pipeline.wait(30)
+    assert isinstance(seen[-1], CallEnded)
+    assert seen[-1].reason == "stopped"
