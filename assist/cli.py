@@ -76,7 +76,8 @@ def setup_logging(verbose: bool) -> None:
         handler = logging.FileHandler(log_dir / f"assist-{os.getpid()}.log", encoding="utf-8",
                                       delay=True)
         handler.setLevel(logging.DEBUG)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(threadName)s %(name)s %(levelname)s %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(threadName)s %(name)s %(levelname)s %(message)s"))
         root.addHandler(handler)
     except OSError:
         logging.getLogger(__name__).warning("cannot write a log file; logging to stderr only")

@@ -59,7 +59,8 @@ class SegmenterConfig:
         15.0, "An utterance longer than this is cut and a new one begins (Whisper takes 30 s).",
         lo=2, hi=29)
     partial_every_s: float = setting(
-        1.5, "How often a still-running utterance is sent on as a partial window; 0 disables.",
+        0.5, "How often a still-running utterance is sent on as a partial window (the voice "
+        "is scored on each, so a raised voice shows before the caller stops); 0 disables.",
         lo=0, hi=30)
 
 
@@ -74,6 +75,9 @@ class AsrConfig:
     compute_type: str = setting("int8", "CTranslate2 compute type.",
                                 choices=("int8", "int8_float32", "float32"))
     partials: bool = setting(True, "Transcribe partial windows of long utterances.")
+    partial_every_s: float = setting(
+        2.0, "Transcribe a still-running utterance at most this often (each pass costs about "
+        "as much as a final one).", lo=0.5, hi=30)
 
 
 @dataclass(frozen=True)

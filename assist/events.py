@@ -55,8 +55,8 @@ def _now() -> float:
     return time.time()
 
 
-def _audio_field() -> Any:
-    return field(default_factory=lambda: np.zeros(0, np.float32), compare=False, repr=False)
+def _no_audio() -> np.ndarray:
+    return np.zeros(0, np.float32)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,7 +95,7 @@ class PartialWindow(Event):
     utterance_id: int
     start: float
     end: float
-    audio: np.ndarray = _audio_field()
+    audio: np.ndarray = field(default_factory=_no_audio, compare=False, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,7 +107,7 @@ class UtteranceEnded(Event):
     start: float
     end: float
     last_voiced: float
-    audio: np.ndarray = _audio_field()
+    audio: np.ndarray = field(default_factory=_no_audio, compare=False, repr=False)
 
 
 # --- transcriber ----------------------------------------------------------------------------

@@ -90,6 +90,7 @@ class Pipeline:
         }
         self._session: CallSession | None = None
         self._summary: SummaryBuilder | None = None
+        self._partial_sent: dict[int, float] = {}  # utterance id -> end of last window sent
         self._call_id = ""
         self._last_t = 0.0
         self._agent_audio = False
@@ -201,11 +202,22 @@ class Pipeline:
             self._emit(event)
             return
         if isinstance(event, UtteranceEnded | PartialWindow) and self._session:
-            if self.config.asr.partials or isinstance(event, UtteranceEnded):
-                self._worker.submit(event)
+            self._transcribe(event)
         self._emit(event)
         if self._session:
             self._emit_all(self._session.handle(event))
+
+    def _transcribe(self, event: UtteranceEnded | PartialWindow) -> None:
+        """Every utterance; partial windows only every asr.partial_every_s of new audio."""
+        if isinstance(event, UtteranceEnded):
+            self._partial_sent.pop(event.utterance_id, None)
+            self._worker.submit(event)
+            return
+        asr = self.config.asr
+        last = self._partial_sent.get(event.utterance_id, event.start)
+        if asr.partials and event.end - last >= asr.partial_every_s:
+            self._partial_sent[event.utterance_id] = event.end
+            self._worker.submit(event)
 
     def _control(self, command: str) -> None:
         if command == "start_call" and not self._session:

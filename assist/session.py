@@ -8,11 +8,13 @@ replays, the trainer's re-scoring of stored calls and the tests all run the very
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
 from assist.escalation import StageMachine
 from assist.events import (
+    SAMPLE_RATE,
     Cue,
     Event,
     FinalText,
@@ -25,7 +27,6 @@ from assist.events import (
     UtteranceEnded,
     UtteranceScored,
     UtteranceStarted,
-    VoiceCue,
 )
 from assist.prompts import PromptPack, make_prompt
 from assist.scoring import CallScorer
@@ -34,6 +35,21 @@ log = logging.getLogger(__name__)
 
 RAISED_STAGES = frozenset({Stage.EMPATHIZE, Stage.SOLUTION, Stage.ESCALATE, Stage.BOUNDARY})
 """Stages in which talking over the customer is worth a cue (the playbook: let them finish)."""
+
+
+PARTIAL_VOICE_WINDOW_S = 2.0
+"""A partial window's voice is judged on its last two seconds: that is what 'raised now'
+means, and it keeps the cost flat however long the caller goes on (every window of a 15 s
+rant would otherwise be re-analysed from its start)."""
+
+
+def recent(window: PartialWindow) -> PartialWindow:
+    """The last PARTIAL_VOICE_WINDOW_S of a partial window."""
+    keep = int(PARTIAL_VOICE_WINDOW_S * SAMPLE_RATE)
+    if len(window.audio) <= keep:
+        return window
+    return dataclasses.replace(window, audio=window.audio[-keep:],
+                               start=window.end - PARTIAL_VOICE_WINDOW_S)
 
 
 @dataclass(frozen=True)
@@ -68,15 +84,14 @@ class CallSession:
 
     def handle(self, event: Event) -> list[Event]:
         """The events that follow from ``event`` (not including it)."""
+        out: list[Event] = []
         if isinstance(event, UtteranceStarted | UtteranceEnded):
-            out = self._track_turns(event)
-        else:
-            out = []
+            out += self._track_turns(event)
         speaker = getattr(event, "speaker", None)
         if speaker is not Speaker.CUSTOMER:
             return out
         if isinstance(event, UtteranceEnded | PartialWindow):
-            cue = self.scorer.on_audio(event)
+            cue = self.scorer.on_audio(recent(event) if isinstance(event, PartialWindow) else event)
             out.append(cue)
             out += self._with_prompts(self.machine.on_voice(cue))
         elif isinstance(event, PartialText):

@@ -1,0 +1,307 @@
+"""Measure the whole pipeline at real pace: latency, real-time factor, CPU, memory, start-up.
+
+Run through ``scripts/bench`` (which sets up first). It replays calls at the pace of the
+recording through the same pipeline as a live call, with an event consumer that drains its
+queue every 50 ms exactly as the overlay's Tk timer does (no screen needed), and prints, and
+writes as JSON:
+
+- end of a customer utterance (its last voiced sample) -> the prompt state it causes
+  (the LevelUpdate/StageChanged after its score), and -> its final text: median and p95;
+- start of a raised-voice utterance -> its first voice cue (no transcription involved);
+- Whisper's real-time factor; average CPU (% of one core) and peak resident memory over the
+  whole run; memory at minute 1 and at the end;
+- start-up: from running `assist replay` to the event that says it is listening.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import psutil
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from assist.prompts import load_pack  # noqa: E402
+
+from assist import paths  # noqa: E402
+from assist.asr import load_transcriber  # noqa: E402
+from assist.audio.sources import open_file  # noqa: E402
+from assist.config import Config, load_config  # noqa: E402
+from assist.events import (  # noqa: E402
+    AudioState,
+    AudioStatus,
+    Event,
+    FinalText,
+    LevelUpdate,
+    Speaker,
+    UtteranceEnded,
+    UtteranceScored,
+    UtteranceStarted,
+    VoiceCue,
+)
+from assist.pipeline import Pipeline  # noqa: E402
+
+RAISED_AROUSAL = 0.5
+"""A voice cue at or above this counts as 'raised voice' (the stage pack's voice rule sits here)."""
+CONSUMER_TICK_S = 0.05
+"""The overlay drains its queue every 50 ms; the bench's consumer does the same."""
+
+
+@dataclass
+class TimedTranscriber:
+    """Wraps the real transcriber to time each pass (and optionally slow it down)."""
+
+    inner: object
+    inject_delay_s: float = 0.0
+    passes: list[tuple[float, float]] = field(default_factory=list)  # (audio s, compute s)
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        started = time.perf_counter()
+        text: str = self.inner.transcribe(audio)  # type: ignore[attr-defined]
+        if self.inject_delay_s:
+            time.sleep(self.inject_delay_s)
+        self.passes.append((len(audio) / 16_000, time.perf_counter() - started))
+        return text
+
+
+class OverlayLikeConsumer:
+    """Drains events every 50 ms like the overlay, stamping when each was seen."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[Event] = queue.Queue()
+        self.seen: list[tuple[float, Event]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._drain, name="bench-consumer", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while not self._stop.wait(CONSUMER_TICK_S):
+            self._take_all()
+
+    def _take_all(self) -> None:
+        while True:
+            try:
+                event = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            self.seen.append((time.time(), event))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._take_all()
+
+
+class ResourceSampler:
+    """Samples this process's CPU time and resident memory once a second."""
+
+    def __init__(self) -> None:
+        self.process = psutil.Process()
+        self.samples: list[tuple[float, float, float]] = []  # (wall, cpu s, rss MB)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
+
+    def start(self) -> None:
+        self._sample()
+        self._thread.start()
+
+    def _sample(self) -> None:
+        cpu = self.process.cpu_times()
+        rss = self.process.memory_info().rss / 2**20
+        self.samples.append((time.time(), cpu.user + cpu.system, rss))
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            self._sample()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
+def long_call(calls: list[Path], minutes: float, out_dir: Path) -> Path:
+    """Concatenate calls (in turn, repeating) into one stereo file of about ``minutes``."""
+    pieces: list[np.ndarray] = []
+    total = 0.0
+    rate = 16_000
+    for path in cycle(calls):
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        pieces.append(data)
+        total += len(data) / rate
+        if total >= minutes * 60:
+            break
+    out = out_dir / f"bench_{minutes:g}min.wav"
+    sf.write(str(out), np.concatenate(pieces), rate, subtype="PCM_16")
+    return out
+
+
+def cycle(items: list[Path]) -> Iterator[Path]:
+    while True:
+        yield from items
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def summarize_latencies(values: list[float]) -> dict[str, float]:
+    return {"n": len(values), "median_s": round(statistics.median(values), 3) if values else None,
+            "p95_s": round(percentile(values, 95), 3) if values else None}  # type: ignore[dict-item]
+
+
+def latencies(seen: list[tuple[float, Event]]) -> dict[str, list[float]]:
+    """Per customer utterance: end -> prompt state, end -> final text; raised voice -> cue.
+
+    At real pace audio time t was captured at wall time (start + t), where start is when the
+    source said it was listening.
+    """
+    start = next(e.wall for _, e in seen
+                 if isinstance(e, AudioState) and e.status is AudioStatus.LISTENING)
+
+    def audio_to_wall(t: float) -> float:
+        return start + t
+
+    ended = {e.utterance_id: e for _, e in seen
+             if isinstance(e, UtteranceEnded) and e.speaker is Speaker.CUSTOMER}
+    started = {e.utterance_id: e for _, e in seen
+               if isinstance(e, UtteranceStarted) and e.speaker is Speaker.CUSTOMER}
+    to_prompt: list[float] = []
+    to_text: list[float] = []
+    to_cue: list[float] = []
+    scored_id: int | None = None
+    first_cue: dict[int, float] = {}
+    peak_arousal: dict[int, float] = {}
+    for when, event in seen:
+        if isinstance(event, FinalText) and event.utterance_id in ended and event.text.strip():
+            to_text.append(when - audio_to_wall(ended[event.utterance_id].last_voiced))
+        elif isinstance(event, UtteranceScored):
+            scored_id = event.utterance_id
+        elif isinstance(event, LevelUpdate) and scored_id in ended:
+            to_prompt.append(when - audio_to_wall(ended[scored_id].last_voiced))
+            scored_id = None
+        elif isinstance(event, VoiceCue):
+            peak_arousal[event.utterance_id] = max(peak_arousal.get(event.utterance_id, 0.0),
+                                                   event.arousal)
+            if event.arousal >= RAISED_AROUSAL and event.utterance_id not in first_cue:
+                first_cue[event.utterance_id] = when
+    for uid, when in first_cue.items():
+        if uid in started:
+            to_cue.append(when - audio_to_wall(started[uid].start))
+    return {"end_to_prompt": to_prompt, "end_to_text": to_text, "raised_voice_to_cue": to_cue}
+
+
+def measure_startup(call: Path) -> float:
+    """Seconds from starting `assist replay --speed real` to its 'listening' event."""
+    started = time.perf_counter()
+    with subprocess.Popen([sys.executable, "-m", "assist.cli", "replay", str(call), "--speed",
+                           "real", "--json"], stdout=subprocess.PIPE, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"}) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if '"status": "listening"' in line:
+                elapsed = time.perf_counter() - started
+                break
+        else:
+            elapsed = float("nan")
+        proc.terminate()
+    return elapsed
+
+
+def run_bench(call: Path, config: Config, inject_delay_s: float) -> dict[str, object]:
+    transcriber = TimedTranscriber(load_transcriber(None, config.asr), inject_delay_s)
+    consumer = OverlayLikeConsumer()
+    sampler = ResourceSampler()
+    source = open_file(call, speed="real", block_ms=config.audio.block_ms)
+    pipeline = Pipeline(source, config, transcriber=transcriber, pack=load_pack(config.prompts.pack),
+                        sinks=[consumer.queue.put])
+    sampler.start()
+    wall_at = time.time()
+    pipeline.start()
+    last_report = time.time()
+    while not pipeline.wait(5):
+        if time.time() - last_report >= 60:
+            last_report = time.time()
+            print(f"  ... {(last_report - wall_at) / 60:.0f} min, "
+                  f"{sampler.samples[-1][2]:.0f} MB", file=sys.stderr, flush=True)
+    sampler.stop()
+    consumer.close()
+    return report(call, config, transcriber, consumer, sampler)
+
+
+def report(call: Path, config: Config, transcriber: TimedTranscriber,
+           consumer: OverlayLikeConsumer, sampler: ResourceSampler) -> dict[str, object]:
+    lat = latencies(consumer.seen)
+    first, last = sampler.samples[0], sampler.samples[-1]
+    wall = last[0] - first[0]
+    minute_one = next((s[2] for s in sampler.samples if s[0] - first[0] >= 60), last[2])
+    audio_s = sum(a for a, _ in transcriber.passes)
+    compute_s = sum(c for _, c in transcriber.passes)
+    return {
+        "call": call.name,
+        "audio_minutes": round(sf.info(str(call)).duration / 60, 2),
+        "machine": {"cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
+                    "python": platform.python_version()},
+        "model": str(config.asr.model or "tiny.en (packaged)"),
+        "asr": {"beam_size": config.asr.beam_size, "compute_type": config.asr.compute_type,
+                "cpu_threads": config.asr.cpu_threads or os.cpu_count(),
+                "partials": config.asr.partials},
+        "segmenter": {"end_silence_ms": config.segmenter.end_silence_ms,
+                      "partial_every_s": config.segmenter.partial_every_s},
+        "end_to_prompt": summarize_latencies(lat["end_to_prompt"]),
+        "end_to_text": summarize_latencies(lat["end_to_text"]),
+        "raised_voice_to_cue": summarize_latencies(lat["raised_voice_to_cue"]),
+        "whisper": {"passes": len(transcriber.passes),
+                    "real_time_factor": round(compute_s / audio_s, 3) if audio_s else None},
+        "cpu_percent_of_one_core": round(100 * (last[1] - first[1]) / wall, 1) if wall else None,
+        "memory_mb": {"peak": round(max(s[2] for s in sampler.samples), 1),
+                      "minute_1": round(minute_one, 1), "end": round(last[2], 1)},
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30.0,
+                        help="length of the concatenated call to replay (default 30)")
+    parser.add_argument("--calls", type=Path, nargs="*",
+                        help="calls to concatenate (default: the sample call and scripted calls)")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench.json",
+                        help="where to write the figures (default: bench.json)")
+    parser.add_argument("--inject-delay", type=float, default=0.0, metavar="S",
+                        help="add this many seconds to every Whisper pass (load test)")
+    parser.add_argument("--config", type=Path, help="configuration file")
+    args = parser.parse_args()
+    config = load_config(args.config)
+    calls = args.calls or [paths.sample_call(), *sorted((paths.sample_call().parent / "calls")
+                                                        .glob("*.ogg"))]
+    with tempfile.TemporaryDirectory() as tmp:
+        call = long_call(calls, args.minutes, Path(tmp))
+        print(f"bench: replaying {args.minutes:g} min at real pace on {os.cpu_count()} cores",
+              file=sys.stderr, flush=True)
+        startup = measure_startup(call)
+        figures = run_bench(call, config, args.inject_delay)
+    figures["startup_s"] = round(startup, 2)
+    figures["inject_delay_s"] = args.inject_delay
+    args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
