@@ -31,6 +31,7 @@ from assist.events import (
     AudioStatus,
     CallEnded,
     CallStarted,
+    Cue,
     Event,
     FinalText,
     PartialWindow,
@@ -50,7 +51,6 @@ TICK_EVERY_S = 0.25
 MAX_BACKLOG_WHEN_REPLAYING = 4
 """Replaying as fast as possible waits for Whisper past this many queued utterances, so a long
 file never piles its audio up in memory; live audio never waits."""
-PACK_POLL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,7 @@ class Pipeline:
         self.sinks = list(sinks)
         self._pack = pack
         self._watcher = PackWatcher(pack) if watch_pack else None
+        self._pack_error: str | None = None
         self._pace = pace_transcription
         self._inbox: queue.Queue[object] = queue.Queue()
         self._worker = TranscriptionWorker(transcriber, self._inbox.put)
@@ -133,6 +134,10 @@ class Pipeline:
     def call_id(self) -> str:
         return self._call_id
 
+    def transcription_backlog(self) -> int:
+        """Utterances and partial windows waiting for Whisper."""
+        return self._worker.pending()
+
     # --- source thread ------------------------------------------------------------------------
 
     def _read_source(self) -> None:
@@ -177,15 +182,13 @@ class Pipeline:
     # --- coordinator thread -----------------------------------------------------------------------
 
     def _coordinate(self) -> None:
-        next_poll = time.monotonic() + PACK_POLL_S
         while True:
             item = self._inbox.get()
             if isinstance(item, _SourceDone):
                 self._finish(item.t)
                 return
             self._route(item)
-            if self._watcher and time.monotonic() >= next_poll:
-                next_poll = time.monotonic() + PACK_POLL_S
+            if self._watcher:
                 self._reload_pack()
 
     def _route(self, item: object) -> None:
@@ -260,14 +263,19 @@ class Pipeline:
         self._done.set()
 
     def _reload_pack(self) -> None:
+        """A saved pack takes effect at once; a broken one is reported and the old one kept."""
         assert self._watcher is not None
         pack = self._watcher.poll(time.time())
-        if pack is None:
-            return
-        self._pack = pack
-        if self._session:
-            self._session.use_pack(pack)
-        self._emit(AgentAction(t=self._last_t, action="pack_reloaded", value=str(pack.path)))
+        if pack is not None:
+            self._pack = pack
+            self._pack_error = None
+            if self._session:
+                self._session.use_pack(pack)
+            self._emit(AgentAction(t=self._last_t, action="pack_reloaded", value=str(pack.path)))
+        elif self._watcher.error and self._watcher.error != self._pack_error:
+            self._pack_error = self._watcher.error
+            self._emit(Cue(t=self._last_t, kind="pack_error",
+                           message=f"Kept the previous prompt pack: {self._watcher.error}"))
 
     def _emit_all(self, events: Sequence[Event]) -> None:
         for event in events:

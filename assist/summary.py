@@ -118,9 +118,18 @@ class SummaryBuilder:
         return earlier[-1] if earlier else 0.0
 
 
+REMINDER_WORDS = 8
+"""A reminder is a glance, not a transcript: the promise's first words are enough."""
+
+
 def follow_ups_in(text: str) -> list[str]:
     """The agent's promises in one line, as short reminders ('email you the tracking link')."""
-    return [m.group("what").strip() for m in _PROMISE.finditer(text)]
+    return [shorten(m.group("what").strip()) for m in _PROMISE.finditer(text)]
+
+
+def shorten(promise: str) -> str:
+    words = promise.split()
+    return promise if len(words) <= REMINDER_WORDS else " ".join(words[:REMINDER_WORDS]) + " …"
 
 
 def summarize(call_id: str, events: list[Event], end_t: float, *, abrupt: bool = False,

@@ -60,7 +60,7 @@ class DurationTranscriber:
 
     def transcribe(self, audio: np.ndarray) -> str:
         self.calls += 1
-        seconds = len(audio) / SAMPLE_RATE
+        seconds = np.count_nonzero(np.abs(audio) > 0.01) / SAMPLE_RATE  # voiced part only
         index = round((seconds - 1.0) / 0.5)
         lines = CUSTOMER_LINES + AGENT_LINES
         return lines[index] if 0 <= index < len(lines) else ""
@@ -69,8 +69,8 @@ class DurationTranscriber:
 def conversation() -> tuple[np.ndarray, np.ndarray]:
     """Agent and customer take turns; utterance n of the script lasts 1 + 0.5 n seconds.
 
-    The segmenter adds end silence and pre-roll to each utterance, which the transcriber's
-    rounding absorbs (both are far below 0.25 s).
+    The segmenter pads each utterance with pre-roll and end silence, which the transcriber
+    ignores by counting only the samples with sound in them.
     """
     customer: list[np.ndarray] = []
     agent: list[np.ndarray] = []

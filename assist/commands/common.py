@@ -15,6 +15,7 @@ from assist.events import (
     AudioState,
     CallEnded,
     CallStarted,
+    CallSummarized,
     Cue,
     Event,
     FinalText,
@@ -26,7 +27,9 @@ from assist.events import (
     VoiceCue,
     event_to_dict,
 )
+from assist.summary import render_card
 
+SUMMARY_LINGER_S = 3.0
 CHANNELS_HELP = "left, right, mono (mix) or a 1-based channel number"
 
 
@@ -118,6 +121,8 @@ def describe(event: Event) -> str:
             return f"CUE {event.kind}: {event.message}"
         case AgentAction():
             return f"agent: {event.action} {event.value}".rstrip()
+        case CallSummarized():
+            return "summary: " + render_card(event).replace("\n", "\n           ")
         case LevelUpdate():
             return ""
     return ""
@@ -158,3 +163,35 @@ def play_in_background(path: Path) -> None:
         sd.play(data, rate)
     except (sd.PortAudioError, sf.LibsndfileError, OSError) as e:
         log.warning("cannot play %s: %s", path, e)
+
+
+def run_with_overlay(source: Any, config: Config, *, transcriber: Any, pack: Any,
+                     sinks: list[Callable[[Event], None]], agent: str = "",
+                     play: Path | None = None, quit_at_end: bool = False) -> int:
+    """The pipeline feeding the overlay (Tk on this thread); returns the overlay's exit code."""
+    import queue
+    import threading
+
+    from assist.overlay import run_overlay
+    from assist.pipeline import Pipeline
+
+    events: queue.Queue[Event] = queue.Queue()
+    pipeline = Pipeline(source, config, transcriber=transcriber, pack=pack,
+                        sinks=[*sinks, events.put], agent=agent, watch_pack=True)
+    stop = threading.Event()
+
+    def close_when_done() -> None:
+        pipeline.wait()
+        stop.wait(SUMMARY_LINGER_S)  # long enough to see the summary card
+        stop.set()
+
+    if quit_at_end:
+        threading.Thread(target=close_when_done, name="assist-quit-at-end", daemon=True).start()
+    if play:
+        play_in_background(play)
+    pipeline.start()
+    try:
+        return run_overlay(events, pipeline, config, title="assist", stop=stop)
+    finally:
+        pipeline.stop()
+        pipeline.wait(60)

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     try:
         if args.overlay:
             return common.run_with_overlay(source, config, transcriber=transcriber, pack=pack,
-                                           sinks=sinks, play=args.play, file=args.file,
+                                           sinks=sinks, play=args.file if args.play else None,
                                            quit_at_end=args.quit_at_end)
         if args.play:
             common.play_in_background(args.file)

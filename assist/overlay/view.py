@@ -1,0 +1,155 @@
+"""Turns an :class:`OverlayState` into the exact texts and colours on screen (pure).
+
+Both the window and the terminal view draw an :class:`OverlayView`; the window compares the
+new view with the last one field by field and touches only the widgets whose value changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assist.events import AudioStatus, Stage
+from assist.overlay.state import Evidence, OverlayState
+
+STAGE_LABELS: dict[Stage, str] = {
+    Stage.CALM: "Calm",
+    Stage.REFLECT: "Reflect back",
+    Stage.EMPATHIZE: "Empathize",
+    Stage.SOLUTION: "Offer solution",
+    Stage.ESCALATE: "Escalate",
+    Stage.BOUNDARY: "Set a boundary",
+    Stage.CLOSE: "Close",
+}
+
+# The ladder warms from grey-green to red as anger rises; the side exits get their own hues
+# (purple for a boundary, blue for winding down) so they are never mistaken for a rung.
+STAGE_COLOURS: dict[Stage, str] = {
+    Stage.CALM: "#5b7f66",
+    Stage.REFLECT: "#b89412",
+    Stage.EMPATHIZE: "#d9731f",
+    Stage.SOLUTION: "#c4501c",
+    Stage.ESCALATE: "#c62828",
+    Stage.BOUNDARY: "#7b3fa0",
+    Stage.CLOSE: "#2f6fbf",
+}
+
+AUDIO_TEXT: dict[AudioStatus | None, tuple[str, str]] = {
+    None: ("waiting for audio", "#8a8a8a"),
+    AudioStatus.LISTENING: ("listening", "#3fa35b"),
+    AudioStatus.RESUMED: ("listening (reconnected)", "#3fa35b"),
+    AudioStatus.SILENCE: ("silence", "#8a8a8a"),
+    AudioStatus.NO_AUDIO: ("no audio", "#d64545"),
+    AudioStatus.DEVICE_LOST: ("device lost, reconnecting", "#d64545"),
+    AudioStatus.ENDED: ("audio ended", "#8a8a8a"),
+}
+
+TREND_STEADY = 0.05
+"""A trend smaller than this either way reads as steady (an arrow that twitches is noise)."""
+
+
+@dataclass(frozen=True)
+class OverlayView:
+    stage: str
+    stage_colour: str
+    headline: str
+    line: str
+    tips: str
+    level: float
+    meter: str
+    sparkline: tuple[tuple[float, float], ...]
+    caption: str
+    timer: str
+    audio: str
+    audio_colour: str
+    cue: str
+    notice: str
+    why: str | None
+    summary: str | None
+    status: str
+    call_button: str
+
+
+def present(state: OverlayState) -> OverlayView:
+    headline, line, tips = _prompt_texts(state)
+    audio, audio_colour = AUDIO_TEXT[state.audio]
+    if state.audio_detail:
+        audio = f"{audio}: {state.audio_detail}"
+    return OverlayView(
+        stage=STAGE_LABELS[state.stage],
+        stage_colour=STAGE_COLOURS[state.stage],
+        headline=headline,
+        line=line,
+        tips=tips,
+        level=round(state.level, 2),
+        meter=f"anger {state.level:.0%} {trend_arrow(state.trend)}",
+        sparkline=state.history,
+        caption=f"“{state.caption}”" if state.caption else "",
+        timer=call_timer(state),
+        audio=audio,
+        audio_colour=audio_colour,
+        cue=state.cue.message if state.cue else "",
+        notice=state.notice.message if state.notice else "",
+        why=why_text(state.evidence) if state.show_why else None,
+        summary=state.summary,
+        status=_status(state),
+        call_button="End call" if state.in_call else "Start call",
+    )
+
+
+def _prompt_texts(state: OverlayState) -> tuple[str, str, str]:
+    if state.snoozed and state.snoozed_until is not None:
+        left = max(0, round(state.snoozed_until - state.now))
+        return "Prompts snoozed", f"back in {left} s", ""
+    prompt = state.prompt
+    if prompt is None or prompt.stage is not state.stage:
+        if state.stage is Stage.CALM:
+            return "Listening", "", ""
+        return STAGE_LABELS[state.stage], "", ""
+    tips = [f"do: {tip}" for tip in prompt.do] + [f"don't: {tip}" for tip in prompt.dont]
+    return prompt.headline, prompt.line, "  ·  ".join(tips)
+
+
+def trend_arrow(trend: float) -> str:
+    if trend > TREND_STEADY:
+        return "↑"
+    if trend < -TREND_STEADY:
+        return "↓"
+    return "→"
+
+
+def call_timer(state: OverlayState) -> str:
+    if state.call_started_wall is None:
+        return "no call"
+    end = state.call_ended_wall if state.call_ended_wall is not None else state.now
+    seconds = max(0, int(end - state.call_started_wall))
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    clock = f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
+    return clock if state.call_ended_wall is None else f"ended {clock}"
+
+
+def why_text(evidence: Evidence) -> str:
+    """At most three lines, so the panel fits the small window without hiding the prompt."""
+    lines = [f"why: {evidence.reason or 'no stage change yet'}"]
+    if evidence.utterance:
+        anger = f" (anger {evidence.anger:.0%})" if evidence.anger is not None else ""
+        lines.append(f"heard: “{evidence.utterance}”{anger}")
+    details = []
+    if evidence.words:
+        details.append("words: " + ", ".join(evidence.words))
+    if evidence.voice_cue:
+        details.append(f"voice: {evidence.voice_cue}")
+    if evidence.triggers:
+        details.append("triggers: " + ", ".join(evidence.triggers))
+    if details:
+        lines.append(" · ".join(details))
+    return "\n".join(lines)
+
+
+def _status(state: OverlayState) -> str:
+    marks = []
+    if state.flagged:
+        marks.append("flagged for review")
+    if state.feedback:
+        marks.append("marked " + state.feedback.replace("_", " "))
+    return " · ".join(marks)

@@ -1,0 +1,5 @@
+"""The supervisors' review web app (``assist review``): flagged calls, transcripts, charts."""
+
+from assist.review.app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,223 @@
+"""The call-centre word layer on top of VADER: phrases, benign idioms and simple negation.
+
+VADER was built for social media; on a support line it misses the phrases that matter most
+("this is the third time I've called" and "my package never arrived" are neutral to it) and
+it reads "nobody is helping me" as positive. Each entry here is a regex matched
+case-insensitively on word boundaries, with a weight (how angry it sounds, 0..1) and a label
+that the evidence shows the agent: ``"never arrived" (missing order)``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+NUMBER = (r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+          r"fifteen|twenty|thirty|forty|fifty|sixty|ninety|a few|a couple of|several|many|"
+          r"multiple|so many|countless|an?(?= (?:hour|day|week|month)s?\b))")
+"""Counts as callers say them: "2 hours", "two hours", "a couple of hours", "an hour" (but
+not "a minute", which is no complaint)."""
+
+_TIME_UNIT = r"(?:min(?:ute)?s?|hours?|hrs?|days?|weeks?|months?)"
+_GOODS = r"(?:package|parcel|order|delivery|refund|item|money|replacement|engineer|technician)"
+
+NEGATORS = re.compile(
+    r"\b(?:not|no|never|don'?t|doesn'?t|didn'?t|won'?t|wouldn'?t|isn'?t|aren'?t|wasn'?t|"
+    r"can'?t|cannot|without|nothing)\b|n't\b",
+    re.IGNORECASE)
+_CLAUSE_BREAK = re.compile(r"[.,;:!?]|\b(?:but|if|or|unless|because|so)\b", re.IGNORECASE)
+NEGATION_WINDOW_WORDS = 3
+"""A negator this many words before a phrase cancels it ("I don't need a manager")."""
+
+
+@dataclass(frozen=True)
+class LexiconEntry:
+    pattern: re.Pattern[str]
+    weight: float
+    label: str
+    negatable: bool = True
+    """False for words that stay hostile after "not" ("doesn't matter how stupid")."""
+
+
+def compile_phrase(phrase: str) -> re.Pattern[str]:
+    """A phrase or regex, case-insensitive, anchored on word boundaries at both ends."""
+    return re.compile(rf"(?<![\w']){phrase}(?![\w'])", re.IGNORECASE)
+
+
+def _entries(label: str, weight: float, *patterns: str, negatable: bool = True,
+             ) -> list[LexiconEntry]:
+    return [LexiconEntry(compile_phrase(p), weight, label, negatable) for p in patterns]
+
+
+# Weights are on VADER's scale of "how negative": about 0.3 a mild complaint, 0.6 plainly
+# angry, 0.8 hostile. They were set by hand from the playbook and checked (not fitted) on
+# the GoEmotions tuning half (see assist/scoring/evaluation.py).
+BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
+    _entries("long wait", 0.45,
+             rf"on hold for (?:over |more than |nearly |almost )?{NUMBER} {_TIME_UNIT}",
+             rf"(?:been |was |kept )?(?:waiting|waited) (?:for )?(?:over |more than |nearly |"
+             rf"almost )?{NUMBER} {_TIME_UNIT}",
+             rf"{NUMBER} {_TIME_UNIT} (?:on hold|waiting|and (?:still )?nothing)",
+             r"still waiting", r"(?:been )?waiting (?:for )?(?:ages|forever|weeks|months)",
+             r"kept me (?:on hold|waiting)")
+    + _entries("lost time", 0.4,
+               r"took (?:a|the|half a) day off", r"(?:wasted|lost) (?:a|my|the|half a) (?:whole )?"
+               r"(?:day|morning|afternoon|weekend)")
+    + _entries("missing order", 0.45,
+               rf"{_GOODS} (?:has |have |is |was )?(?:still )?(?:never|hasn'?t|has not|"
+               r"didn'?t|did not|isn'?t|wasn'?t|not) (?:been |yet |even )?"
+               r"(?:arrived|arrive|came|come|turned up|shown up|showed up|delivered|refunded|"
+               r"processed|received)",
+               r"never (?:arrived|received|got|came|turned up)",
+               r"(?:still )?(?:haven'?t|have not|didn'?t|did not) (?:received|get|got) (?:it|my|the|"
+               r"a|any)",
+               rf"lost my {_GOODS}")
+    + _entries("nobody helping", 0.55,
+               r"(?:nobody|no one|no-one|none of you) (?:\w+ ){0,3}(?:help|helps|helping|helped|"
+               r"listen|listens|listening|cares?|fix|fixed|answers?|bothered|called back|tell|"
+               r"explain)",
+               r"nothing (?:ever )?(?:happens|happened|changes|changed)",
+               r"nothing (?:is being|has been|ever gets|gets|was) (?:done|fixed|sorted)",
+               r"you (?:people |guys )?(?:never|don'?t|won'?t|didn'?t) (?:listen|help|care|fix|"
+               r"call back|get back)",
+               r"(?:not|no) help(?:ful|ing)? at all", r"no help(?: whatsoever)?",
+               r"getting nowhere", r"going (?:round|around) in circles",
+               r"passed (?:around|from one person)", r"thanks for nothing")
+    + _entries("unacceptable", 0.6,
+               r"unacceptable", r"not acceptable", r"not good enough", r"ridiculous",
+               r"absurd", r"outrageous", r"disgraceful", r"appalling", r"a joke", r"shambles",
+               r"pathetic", r"insane", r"unbelievable", r"(?:a |complete |total )?waste of "
+               r"(?:my |our )?(?:time|money)", r"last straw", r"enough is enough",
+               r"(?:had|have had) enough", r"fed up", r"sick (?:and tired )?of", r"tired of",
+               r"(?:the )?last thing I need(?:ed)?", r"lied to",
+               r"(?:not )?(?:going|go) through (?:all )?(?:of )?(?:this|that|it) again",
+               r"are you (?:kidding|serious|joking)", r"you'?ve got to be kidding",
+               r"how (?:hard|difficult) (?:can it |is it )?(?:be )?to", r"how many times")
+    + _entries("broken promise", 0.35,
+               r"(?:you|someone|somebody|they) (?:said|promised|promises|told me)",
+               r"(?:i )?was (?:told|promised)",
+               r"(?:broken|leaking|failing|failed|wrong|stopped working|happening) again",
+               r"supposed to (?:be|have|arrive|call|get)", r"still (?:not|isn'?t|hasn'?t been) "
+               r"(?:fixed|resolved|sorted|working|done)", r"(?:still )?doesn'?t work",
+               r"keeps? (?:breaking|failing|crashing|dropping)")
+    + _entries("demand", 0.3,
+               r"(?:i )?want (?:a|my) (?:refund|money back|compensation)",
+               r"give me my money back", r"fix (?:this|it) (?:now|today|immediately)",
+               r"sort (?:it|this) out", r"(?:fixed|done) properly",
+               r"right now", r"immediately")
+    + _entries("anger word", 0.65,
+               r"angry", r"furious", r"livid", r"fuming", r"pissed(?: off)?", r"mad at",
+               r"(?:so|getting|really|very) mad", r"put off", r"upset",
+               r"annoyed", r"annoying", r"irritat(?:ed|ing)", r"frustrat(?:ed|ing)",
+               r"infuriat(?:ed|ing)", r"outraged?", r"hate", r"hated", r"can'?t stand",
+               r"drives? me (?:crazy|nuts|mad|insane)", r"(?:the )?worst", r"terrible",
+               r"horrible", r"awful", r"disgusting", r"garbage", r"trash", r"rubbish",
+               r"ugh+", r"smh", r"seriously\?+", r"why (?:the hell|on earth|would you)",
+               r"rage", r"raging", r"fury", r"resent(?:ful)?", r"grr+", r"argh+", r"ffs",
+               r"for (?:god'?s|christ'?s|fuck'?s|pete'?s) sake", r"what(?: i|')s wrong with you",
+               r"do you even", r"learn to read", r"give it a rest", r"knock it off",
+               r"cut it out", r"back off", r"(?:piss|sod|bugger|f\w*k) off",
+               r"leave me alone")
+    + _entries("hostile", 0.75,
+               r"shut up", r"stfu", r"screw (?:you|this|that|them)", r"go to hell",
+               r"get lost", r"grow up", r"nobody asked", r"who asked", r"how dare you",
+               r"dumb", r"stupid", r"idiots?", r"idiotic", r"morons?", r"moronic",
+               r"clowns?", r"fools?", r"losers?", r"jerks?", r"pathetic", r"incompetent", r"useless",
+               r"liars?", r"lying", r"insufferable", r"bigots?", r"racists?", r"sexists?",
+               r"hateful", r"disgrace", r"shameless", r"idiocy", r"are you (?:stupid|deaf|blind)",
+               negatable=False)
+    + _entries("mild swearing", 0.5,
+               r"damn(?:ed|it)?", r"dammit", r"goddamn\w*", r"crap(?:py)?", r"bloody",
+               r"(?:what|why|who|where|how) the (?:hell|heck)", r"hell", r"arse", r"bugger",
+               negatable=False)
+    + _entries("contempt", 0.5,
+               r"rude", r"scum\w*", r"disrespectful", r"toxic", r"ignorant", r"hypocrit\w*",
+               r"nonsense", r"bs", r"selfish", r"entitled", r"lame", r"sucks?", r"worse",
+               r"shameful", r"shame on", r"despicable", r"unfair", r"excuses?", r"blame",
+               r"fault", r"complain(?:ing|t|ts)?", r"lies", r"scam(?:med|mers?)?",
+               r"rip(?:ped)? ?off", negatable=False)
+    + _entries("dismissive", 0.45,
+               r"who cares", r"(?:i|we) (?:really )?(?:don'?t|do not|couldn'?t) (?:even )?care",
+               r"doesn'?t matter", r"don'?t bother", r"get out of here", r"so what",
+               r"you could at least", r"why would anyone", r"get over it", r"bugging me",
+               r"let down", r"cringe", r"give me a break", r"spare me", r"yeah right",
+               r"whatever", r"nope",
+               r"(?:don'?t|do not) want (?:another|your|an?|any more) (?:apology|apologies|sorry|"
+               r"excuses?|script)", r"not another (?:apology|script|excuse)",
+               r"stop (?:it|this|that|doing|being|telling|saying|\w+ing)",
+               r"enough already", r"seriously")
+)
+
+BENIGN_PHRASES: tuple[re.Pattern[str], ...] = tuple(compile_phrase(p) for p in (
+    r"no (?:problem|problems|worries|issue|issues|trouble|complaints)",
+    r"not (?:a|any) (?:problem|issue|worry)", r"not (?:too |that |so )?bad",
+    r"(?:can'?t|cannot|couldn'?t) complain", r"nothing wrong", r"no doubt",
+    r"no harm done", r"never mind", r"don'?t worry", r"no rush", r"no hurry",
+    r"not (?:angry|annoyed|upset|mad) at all", r"(?:i'?m|i am) not (?:angry|annoyed|upset|mad)",
+    r"no need (?:to|for)", r"(?:don'?t|do not) need",
+))
+"""Idioms that sound negative word by word but mean "fine" ("no problem", "not bad")."""
+
+
+_TYPOGRAPHIC = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def normalize(text: str) -> str:
+    """Curly quotes as straight ones, so "don\u2019t" matches the patterns written with "'"."""
+    return text.translate(_TYPOGRAPHIC)
+
+
+def benign_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for pattern in BENIGN_PHRASES for m in pattern.finditer(text)]
+
+
+def mask_benign(text: str) -> str:
+    """The text with benign idioms blanked out, for VADER (which reads "no problem" as bad).
+
+    Only VADER sees the masked text: the lexicon and triggers need the negators in it
+    ("no need to cancel"), and skip matches inside benign spans instead.
+    """
+    for start, end in benign_spans(text):
+        text = text[:start] + " " * (end - start) + text[end:]
+    return text
+
+
+def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
+    return any(start <= span[0] and span[1] <= end for start, end in spans)
+
+
+def is_negated(text: str, start: int) -> bool:
+    """True if a negator sits within a few words before ``start``, in the same clause."""
+    before = text[:start]
+    breaks = list(_CLAUSE_BREAK.finditer(before))
+    clause = before[breaks[-1].end():] if breaks else before
+    words = clause.split()[-NEGATION_WINDOW_WORDS:]
+    return bool(NEGATORS.search(" ".join(words)))
+
+
+def pack_entries(extra: Mapping[str, float]) -> list[LexiconEntry]:
+    """Lexicon additions from a prompt pack, labelled so the agent sees where they came from."""
+    return [LexiconEntry(compile_phrase(p), w, "pack") for p, w in extra.items()]
+
+
+@dataclass(frozen=True)
+class LexiconHit:
+    words: str
+    weight: float
+    label: str
+
+    @property
+    def evidence(self) -> str:
+        return f'"{self.words}" ({self.label})'
+
+
+def find_hits(text: str, entries: Iterable[LexiconEntry]) -> Iterator[LexiconHit]:
+    """Every match of every entry outside benign idioms and not negated, in entry order."""
+    benign = benign_spans(text)
+    for entry in entries:
+        for match in entry.pattern.finditer(text):
+            if _inside(match.span(), benign):
+                continue
+            if not (entry.negatable and is_negated(text, match.start())):
+                yield LexiconHit(match.group(0).strip(), entry.weight, entry.label)

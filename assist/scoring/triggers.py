@@ -1,0 +1,124 @@
+"""Named triggers: the phrases that move the stage machine on their own, whatever the level.
+
+A manager request or a legal threat means "escalate" even when said politely; an insult,
+profanity or a threat means "set a boundary" (:data:`ABUSE`). Phrases are regexes matched on
+word boundaries; a negator a few words before, in the same clause, cancels a match so
+"I don't need a manager" and "no need to cancel" do not fire.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from assist.events import TriggerHit
+from assist.scoring.lexicon import NUMBER, compile_phrase, is_negated
+
+_ORDINAL = (r"(?:second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|umpteenth|"
+            r"hundredth|\d+(?:st|nd|rd|th))")
+_STAFF = r"(?:manager|supervisor|boss|team leader|line manager|someone in charge)"
+
+BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
+    "manager_request": (
+        rf"(?:speak|talk|speaking|talking) (?:to|with) (?:a |your |the |my )?{_STAFF}",
+        rf"(?:get|want|need|put me through to|transfer me to|connect me to) (?:me )?"
+        rf"(?:a |your |the )?{_STAFF}",
+        r"escalate (?:this|it|my (?:complaint|case|issue))",
+        r"someone (?:higher up|more senior|senior|in charge|above you)",
+        rf"(?:where is|who is) your {_STAFF}",
+    ),
+    "cancel_threat": (
+        r"cancel (?:my|the|this|our) (?:account|subscription|contract|service|order|"
+        r"membership|plan|policy|broadband|phone)",
+        r"(?:want|going|like) to cancel", r"(?:i'?ll|i will|i'?m going to) cancel",
+        r"(?:close|terminate|end) (?:my|the|our) (?:account|contract|subscription)",
+        r"take my (?:business|money|custom) elsewhere",
+        r"switch(?:ing)? (?:to )?(?:another|a different|a new) (?:provider|company|bank|network|"
+        r"supplier)",
+        r"(?:i'?m|i am) (?:leaving|done with you)",
+    ),
+    "legal_threat": (
+        r"lawyers?", r"attorneys?", r"solicitors?", r"sue", r"suing", r"lawsuit",
+        r"(?:take|taking) (?:you|this|it) to court", r"court", r"ombudsman",
+        r"small claims", r"legal action", r"report (?:you|this|it) to",
+        r"trading standards", r"better business bureau", r"consumer protection",
+        r"regulator", r"chargeback",
+    ),
+    "insult": (
+        r"you(?:'re| are) (?:an? |so |such an? |completely |totally )?(?:idiot|moron|"
+        r"imbecile|stupid|useless|incompetent|pathetic|clown|joke|liar|clueless|hopeless|"
+        r"waste of space|dumb)",
+        r"useless", r"incompetent", r"idiots?", r"morons?", r"imbeciles?", r"clueless",
+        r"(?:stupid|dumb|lazy|brainless) (?:people|person|agent|woman|man|company|girl|guy)",
+        r"you people",
+    ),
+    # Strong swearing only: it forces "set a boundary". Mild words ("damn", "bloody", "crap",
+    # "what the hell") are frustration more than abuse, so they only raise the word score
+    # (assist/scoring/lexicon.py, "mild swearing").
+    "profanity": (
+        r"\w*f+u+c+k\w*", r"\w*shit\w*", r"bullshit", r"bitch\w*", r"bastards?", r"assholes?",
+        r"arseholes?", r"wtf", r"piss off", r"go to hell", r"cunt\w*", r"dickheads?",
+        r"pricks?", r"f[*#@]+c?k\w*", r"s[*#@]+t",
+    ),
+    "threat": (
+        r"(?:i'?ll|i will|i'?m going to|gonna) (?:kill|hurt|smash|punch|beat|find|come for|"
+        r"get) you",
+        r"(?:i'?ll|i will|i'?m going to) come (?:down|over|round) (?:there|to your)",
+        r"you(?:'ll| will) (?:regret|pay for) (?:this|it)", r"watch your back",
+        r"i know where you (?:live|work)", r"burn (?:it|the place|you) down",
+        r"(?:kill|hurt|punch|smash) (?:you|someone|somebody)",
+    ),
+    "repeat_contact": (
+        rf"{_ORDINAL} time (?:i'?ve |i have |i'?m |i am |that i'?ve )?(?:called|calling|rung|"
+        r"ringing|phoned|phoning|contacted|contacting|asked|asking|explained|explaining|"
+        r"been through|chased|chasing)",
+        rf"(?:called|rung|phoned|contacted) (?:you |you guys |you people |here )?"
+        rf"(?:{NUMBER}|{_ORDINAL}) times",
+        r"(?:called|rang|phoned|contacted you) (?:you )?(?:yesterday|last week|this morning|"
+        r"earlier|already|before|twice|last month) and",
+        r"(?:keep|kept) (?:having to )?(?:call|calling|ring|ringing|chasing)",
+        r"every time i call", r"called (?:you )?(?:twice|so many times|again and again)",
+    ),
+}
+"""Built-in triggers. Pack additions (settings.triggers) are appended per name."""
+
+ABUSE = frozenset({"insult", "profanity", "threat"})
+NOT_NEGATABLE = frozenset({"insult", "profanity"})
+"""Still abuse after a negator: "I don't give a shit", "don't be stupid"."""
+"""Triggers that call for setting a boundary rather than climbing the ladder."""
+
+
+@dataclass(frozen=True)
+class _Trigger:
+    name: str
+    pattern: re.Pattern[str]
+
+
+class TriggerMatcher:
+    """Finds named triggers in text; built once per call with the pack's additions."""
+
+    def __init__(self, extra: Mapping[str, tuple[str, ...]] | None = None) -> None:
+        phrases: dict[str, list[str]] = {name: list(p) for name, p in BUILTIN_TRIGGERS.items()}
+        for name, added in (extra or {}).items():
+            phrases.setdefault(name, []).extend(added)
+        self._triggers = tuple(_Trigger(name, compile_phrase(p))
+                               for name, group in phrases.items() for p in group)
+
+    def find(self, text: str) -> tuple[TriggerHit, ...]:
+        """One hit per trigger name (its first non-negated match), in order of appearance."""
+        first: dict[str, tuple[int, str]] = {}
+        for trigger in self._triggers:
+            for match in trigger.pattern.finditer(text):
+                if trigger.name not in NOT_NEGATABLE and is_negated(text, match.start()):
+                    continue
+                known = first.get(trigger.name)
+                if known is None or match.start() < known[0]:
+                    first[trigger.name] = (match.start(), match.group(0).strip())
+                break
+        ordered = sorted(first.items(), key=lambda item: item[1][0])
+        return tuple(TriggerHit(name=name, words=words) for name, (_, words) in ordered)
+
+
+def is_abuse(hit: TriggerHit) -> bool:
+    return hit.name in ABUSE

@@ -1,0 +1,121 @@
+"""Did a prompt help? Anger after each prompt, and the agents' marks, from the call store.
+
+For every prompt shown (grouped by stage and headline): the customer's anger in the minute
+after it, minus their anger just before it. "Before" is the anger of the customer's last
+scored utterance that started at or before the prompt; "after" is the mean anger of their
+utterances starting within ``window_s`` after it. A prompt with no scored utterance on either
+side is counted as shown but gives no change. Agents' feedback (the overlay's ``feedback``
+action, ``useful`` or ``not_useful``) counts for the last prompt shown before it in that call.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from assist.store.schema import ActionRow, PromptRow, Utterance
+
+EFFECT_WINDOW_S = 60.0
+R = TypeVar("R", PromptRow, Utterance, ActionRow)
+USEFUL = "useful"
+NOT_USEFUL = "not_useful"
+
+
+@dataclass(frozen=True)
+class PromptEffect:
+    stage: str
+    headline: str
+    shown: int
+    changes: tuple[float, ...]
+    useful: int
+    not_useful: int
+
+    @property
+    def mean_change(self) -> float | None:
+        return sum(self.changes) / len(self.changes) if self.changes else None
+
+
+@dataclass
+class _Tally:
+    shown: int = 0
+    changes: list[float] = field(default_factory=list)
+    useful: int = 0
+    not_useful: int = 0
+
+
+@dataclass(frozen=True)
+class _CallRows:
+    prompts: list[PromptRow]
+    angers: list[tuple[float, float]]  # (start, anger) of scored customer utterances
+    feedback: list[ActionRow]
+
+
+def prompt_effects(session: Session, *, window_s: float = EFFECT_WINDOW_S) -> list[PromptEffect]:
+    """One row per (stage, headline) across every stored call, most shown first."""
+    tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    for rows in _calls(session):
+        _tally_call(rows, tallies, window_s)
+    effects = [PromptEffect(stage=stage, headline=headline, shown=t.shown,
+                            changes=tuple(t.changes), useful=t.useful, not_useful=t.not_useful)
+               for (stage, headline), t in tallies.items()]
+    return sorted(effects, key=lambda e: (-e.shown, e.stage, e.headline))
+
+
+def _calls(session: Session) -> Iterable[_CallRows]:
+    prompts = _by_call(session.scalars(select(PromptRow).order_by(PromptRow.t)))
+    utterances = _by_call(session.scalars(
+        select(Utterance).where(Utterance.speaker == "customer", Utterance.anger.is_not(None))
+        .order_by(Utterance.start)))
+    feedback = _by_call(session.scalars(
+        select(ActionRow).where(ActionRow.action == "feedback").order_by(ActionRow.t)))
+    for call_id, call_prompts in prompts.items():
+        angers = [(u.start, float(u.anger)) for u in utterances.get(call_id, [])
+                  if u.anger is not None]
+        yield _CallRows(call_prompts, angers, feedback.get(call_id, []))
+
+
+def _by_call(rows: Iterable[R]) -> dict[str, list[R]]:
+    grouped: dict[str, list[R]] = defaultdict(list)
+    for row in rows:
+        grouped[row.call_id].append(row)
+    return grouped
+
+
+def _tally_call(rows: _CallRows, tallies: dict[tuple[str, str], _Tally], window_s: float) -> None:
+    starts = [start for start, _ in rows.angers]
+    for prompt in rows.prompts:
+        tally = tallies[(prompt.stage, prompt.headline)]
+        tally.shown += 1
+        change = anger_change(rows.angers, starts, prompt.t, window_s)
+        if change is not None:
+            tally.changes.append(change)
+    prompt_times = [p.t for p in rows.prompts]
+    for action in rows.feedback:
+        i = bisect.bisect_right(prompt_times, action.t)
+        if not i:
+            continue
+        tally = tallies[(rows.prompts[i - 1].stage, rows.prompts[i - 1].headline)]
+        if action.value == USEFUL:
+            tally.useful += 1
+        elif action.value == NOT_USEFUL:
+            tally.not_useful += 1
+
+
+def anger_change(angers: Sequence[tuple[float, float]], starts: Sequence[float], t: float,
+                 window_s: float) -> float | None:
+    """Mean anger of utterances starting in (t, t + window] minus the last one at or before t."""
+    i = bisect.bisect_right(starts, t)
+    if not i:
+        return None
+    before = angers[i - 1][1]
+    j = bisect.bisect_right(starts, t + window_s)
+    after = [anger for _, anger in angers[i:j]]
+    if not after:
+        return None
+    return sum(after) / len(after) - before

@@ -1,0 +1,74 @@
+"""Labels: the stages a trainer (or a call's script) intended at moments of a call.
+
+A recording ``NAME.ogg`` may have ``NAME.labels.json`` beside it: a JSON list of objects with
+at least ``t`` (seconds since the call started: the moment by which the stage should be
+showing) and ``stage``; ``start``/``end`` of the turn that earned it and ``speaker`` are used
+when present (scripts/make_call writes them).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assist.errors import PackError
+from assist.events import Stage
+
+
+@dataclass(frozen=True)
+class Label:
+    t: float
+    stage: Stage
+    turn_start: float | None = None
+    turn_end: float | None = None
+    speaker: str = ""
+
+
+def labels_path(audio: Path) -> Path:
+    """``calls/x.ogg`` -> ``calls/x.labels.json``."""
+    return audio.with_name(audio.name.rsplit(".", 1)[0] + ".labels.json")
+
+
+def find_labels(audio: Path) -> tuple[Label, ...] | None:
+    """The labels beside ``audio``, or None when it has none."""
+    path = labels_path(audio)
+    return load_labels(path) if path.exists() else None
+
+
+def load_labels(path: Path) -> tuple[Label, ...]:
+    """Read a labels file strictly; a bad one is a one-line error naming the entry."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise PackError(f"cannot read labels file {path}: {e}; fix or remove it") from e
+    if not isinstance(raw, list):
+        raise PackError(f"{path}: labels must be a JSON list of {{\"t\": ..., \"stage\": ...}}")
+    labels = [_label(entry, path, i) for i, entry in enumerate(raw)]
+    return tuple(sorted(labels, key=lambda label: label.t))
+
+
+def _label(entry: Any, path: Path, index: int) -> Label:
+    where = f"{path}: entry {index}"
+    if not isinstance(entry, dict) or "t" not in entry or "stage" not in entry:
+        raise PackError(f"{where} needs \"t\" (seconds) and \"stage\"")
+    try:
+        stage = Stage(entry["stage"])
+    except ValueError as e:
+        known = ", ".join(s.value for s in Stage)
+        raise PackError(f"{where}: unknown stage {entry['stage']!r} (known: {known})") from e
+    return Label(t=_number(entry["t"], where, "t"), stage=stage,
+                 turn_start=_optional_number(entry.get("start"), where, "start"),
+                 turn_end=_optional_number(entry.get("end"), where, "end"),
+                 speaker=str(entry.get("speaker", "")))
+
+
+def _number(value: Any, where: str, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise PackError(f"{where}: \"{key}\" must be seconds (a number >= 0), not {value!r}")
+    return float(value)
+
+
+def _optional_number(value: Any, where: str, key: str) -> float | None:
+    return None if value is None else _number(value, where, key)

@@ -1,0 +1,157 @@
+"""The supervisor's review flow in a real Chromium (Debian's, driven by Playwright)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assist.config import StoreConfig
+from assist.events import CallStarted, FinalText, Speaker, Stage, StageChanged
+from assist.review import auth, create_app
+from assist.store import StoreSink, open_engine, queries, session_factory
+from assist.store.testing import flagged_call_events
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path(os.environ.get("ASSIST_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PASSWORD = "correct horse battery"
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture
+def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("ASSIST_DATA_DIR", str(tmp_path / "data"))
+    url = f"sqlite:///{tmp_path / 'calls.sqlite3'}"
+    sink = StoreSink(url, StoreConfig())
+    calm = [CallStarted(t=0, call_id="calm-1", agent="bob"),
+            FinalText(t=2, speaker=Speaker.CUSTOMER, utterance_id=1, start=0, end=2,
+                      text="Just checking my <b>delivery</b> date.")]
+    for event in [*calm, *flagged_call_events("flagged-1", "ann")]:
+        sink(event)
+    sink.close()
+    engine = open_engine(url)
+    with session_factory(engine).begin() as session:
+        queries.save_user(session, "sue", auth.hash_password(PASSWORD), dt.datetime.now(dt.UTC))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def server(store_url: str) -> Iterator[str]:
+    import uvicorn
+
+    engine = open_engine(store_url)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    app = create_app(engine, auth.load_secret())
+    served = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=served.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        served.should_exit = True
+        thread.join(10)
+        listener.close()
+        engine.dispose()
+
+
+@pytest.fixture
+def browser() -> Iterator:
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def test_supervisor_reviews_a_flagged_call(browser, server: str, store_url: str,
+                                           tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+
+    page.goto(server + "/")
+    expect(page).to_have_url(f"{server}/login?next=%2F")
+    page.fill("input[name=name]", "sue")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(server + "/")
+
+    rows = page.locator("table.calls tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_have_class("flagged")
+    expect(rows.first).to_contain_text("reached escalate")
+
+    _live_alert_shows(page, store_url)
+    page.screenshot(path=str(tmp_path / "review-list.png"))
+
+    rows.first.locator("a.call-link").click()
+    expect(page).to_have_url(server + "/calls/flagged-1")
+    chart = page.locator("svg#timeline")
+    expect(chart).to_be_visible()
+    assert chart.bounding_box()["width"] > 600
+    expect(chart.locator("rect.band")).to_have_count(5)
+    expect(page.locator("#transcript tbody tr")).to_have_count(7)
+    expect(page.locator("#transcript")).to_contain_text("my lawyer will hear about it")
+
+    page.click("#mark-reviewed")
+    expect(page.locator("#reviewed")).to_contain_text("yes, by sue")
+    page.fill("textarea[name=text]", "Good hand-over; coach on earlier empathy.")
+    page.click("#add-note")
+    expect(page.locator("blockquote.note")).to_contain_text("coach on earlier empathy")
+
+    shot = tmp_path / "review-call.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000
+    print(f"screenshot: {shot}")
+
+    _stranger_sees_nothing(browser, server)
+    context.close()
+
+
+def _live_alert_shows(page, store_url: str) -> None:
+    from playwright.sync_api import expect
+
+    alert = page.locator("#alert")
+    expect(alert).to_be_hidden()
+    sink = StoreSink(store_url, StoreConfig(agent="cat"))
+    sink(CallStarted(t=0, call_id="live-1", agent="cat"))
+    sink(StageChanged(t=4, stage=Stage.ESCALATE, previous=Stage.SOLUTION,
+                      reason="asked for a manager", level=0.8, trend=0.2))
+    sink.close()
+    expect(alert).to_be_visible(timeout=TIMEOUT_MS)
+    expect(alert).to_contain_text("cat's call reached escalate")
+    expect(alert.locator("a")).to_have_attribute("href", "/calls/live-1")
+
+
+def _stranger_sees_nothing(browser, server: str) -> None:
+    from playwright.sync_api import expect
+
+    stranger = browser.new_context()
+    page = stranger.new_page()
+    page.goto(server + "/calls/flagged-1")
+    expect(page).to_have_url(f"{server}/login?next=%2Fcalls%2Fflagged-1")
+    secret = "never came"  # words of the flagged call's transcript
+    assert secret not in page.content()
+    for path in ("/calls/flagged-1/export.json", "/calls/flagged-1/export.csv", "/?q=refund"):
+        body = stranger.request.get(server + path).text()
+        assert secret not in body and "Supervisor log in" in body, path
+    assert stranger.request.get(server + "/api/alerts?after=0").status == 401
+    stranger.close()

@@ -1,0 +1,263 @@
+"""Word anger, pack settings, fusion, the per-call scorer, AUC and `assist score`."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assist.cli import main
+from assist.errors import PackError
+from assist.events import FinalText, PartialText, Speaker, TriggerHit, UtteranceEnded
+from assist.scoring import CallScorer, WordScorer
+from assist.scoring.evaluation import auc
+from assist.scoring.fusion import fuse
+from assist.scoring.settings import FusionWeights, ScoringSettings, parse_scoring_settings
+
+WORDS = WordScorer()
+
+
+def anger(text: str) -> float:
+    return WORDS.score(text).anger
+
+
+@pytest.mark.parametrize(("angry", "neutral"), [
+    ("This is the third time I've called about this", "I'm calling about my order"),
+    ("I've been on hold for forty minutes", "I was on the bus for forty minutes"),
+    ("My package never arrived", "My package arrived on Monday"),
+    ("Nobody is helping me", "Somebody is helping me"),
+    ("This is unacceptable", "This is my account number"),
+    ("I want to cancel my contract", "I want to check my contract"),
+    ("You are completely useless", "You are very kind"),
+])
+def test_angry_sentences_score_above_their_neutral_twins(angry: str, neutral: str) -> None:
+    assert anger(angry) > anger(neutral) + 0.2
+    assert anger(neutral) < 0.2
+
+
+@pytest.mark.parametrize("text", ["No problem at all", "no worries, thanks", "Not bad, cheers",
+                                  "Thank you, that's great"])
+def test_benign_idioms_are_not_angry(text: str) -> None:
+    assert anger(text) < 0.1
+
+
+def test_nobody_helping_is_angry_although_vader_calls_it_positive() -> None:
+    score = WORDS.score("nobody is helping me")
+    assert score.vader_compound > 0, "VADER's known failure this layer exists for"
+    assert score.anger > 0.4
+    assert '"nobody is helping" (nobody helping)' in score.evidence
+
+
+def test_exclamation_capitals_and_repetition_raise_anger() -> None:
+    plain = anger("This is ridiculous")
+    assert anger("This is ridiculous!!!") > plain
+    assert anger("THIS IS RIDICULOUS!!!") > anger("This is ridiculous!!!")
+    assert anger("This is ridiculous, ridiculous") > plain
+    assert anger("Thanks!!!") < 0.05, "intensity alone is not anger"
+
+
+@pytest.mark.parametrize("text", ["on hold for 2 hours", "on hold for two hours",
+                                  "waited a couple of hours", "I've been waiting 40 minutes"])
+def test_waits_are_recognised_in_digits_and_words(text: str) -> None:
+    score = WORDS.score(text)
+    assert any(e.endswith("(long wait)") for e in score.evidence), score.evidence
+
+
+def test_evidence_names_the_words_and_why() -> None:
+    score = WORDS.score("This is the third time I've called and my parcel never arrived")
+    assert '"third time I\'ve called" (repeat contact)' in score.evidence
+    assert '"parcel never arrived" (missing order)' in score.evidence
+    assert score.triggers == (TriggerHit(name="repeat_contact", words="third time I've called"),)
+
+
+def test_curly_apostrophes_match_like_straight_ones() -> None:
+    assert anger("I don’t care what you say") == pytest.approx(anger("I don't care what you say"))
+
+
+def test_pack_lexicon_adds_to_the_built_ins() -> None:
+    text = "you keep giving me the runaround"
+    plain = WordScorer().score(text)
+    added = WordScorer(parse_scoring_settings({"lexicon": {"(?:the )?runaround": 0.7}}, "p.toml"))
+    assert added.score(text).anger > plain.anger + 0.3
+    assert '"the runaround" (pack)' in added.score(text).evidence
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    ({"fusion": {"wrods": 0.5}}, "fusion.wrods"),
+    ({"fusion": {"words": 1.5}}, "fusion.words"),
+    ({"fusion": {"voice": "loud"}}, "fusion.voice"),
+    ({"lexicon": {"refund (": 0.5}}, "lexicon.refund ("),
+    ({"lexicon": {"refund": True}}, "lexicon.refund"),
+    ({"triggers": {"cancel_threat": 3}}, "triggers.cancel_threat"),
+    ({"scores": {}}, "scores"),
+])
+def test_bad_pack_settings_name_the_dotted_key(raw: dict[str, object], key: str) -> None:
+    with pytest.raises(PackError, match=f"^p.toml: .*'{re.escape(key)}'"):
+        parse_scoring_settings(raw, "p.toml")
+
+
+def test_pack_settings_parse() -> None:
+    settings = parse_scoring_settings({"fusion": {"words": 0.5, "voice": 0.5, "trigger_boost": 0},
+                                       "triggers": {"press": "call the papers"}}, "p.toml")
+    assert settings.fusion == FusionWeights(words=0.5, voice=0.5, trigger_boost=0.0)
+    assert settings.triggers["press"] == ("call the papers",)
+
+
+# --- fusion ----------------------------------------------------------------------------------
+
+WEIGHTS = FusionWeights(words=0.6, voice=0.4, trigger_boost=0.15)
+
+
+def test_fusion_without_voice_is_the_word_score() -> None:
+    assert fuse(0.3, None, (), WEIGHTS) == pytest.approx(0.3)
+    assert fuse(0.3, 0.9, (), FusionWeights(words=1.0, voice=0.0)) == pytest.approx(0.3)
+
+
+def test_a_raised_voice_lifts_mild_words_and_a_calm_voice_does_not_hide_angry_ones() -> None:
+    assert fuse(0.1, 0.9, (), WEIGHTS) == pytest.approx(0.6 * 0.1 + 0.4 * 0.9)
+    assert fuse(0.8, 0.05, (), WEIGHTS) == pytest.approx(0.8)
+    assert fuse(0.1, 0.9, (), FusionWeights(words=0.2, voice=0.8)) > fuse(0.1, 0.9, (), WEIGHTS)
+
+
+def test_triggers_add_the_boost_capped_at_one() -> None:
+    hit = (TriggerHit(name="manager_request", words="manager"),)
+    assert fuse(0.3, None, hit, WEIGHTS) == pytest.approx(0.45)
+    assert fuse(0.95, None, hit, WEIGHTS) == 1.0
+
+
+# --- the per-call scorer ------------------------------------------------------------------------
+
+
+def loud_vowel(level: float, seconds: float = 1.5) -> np.ndarray:
+    t = np.arange(int(16000 * seconds)) / 16000
+    wave = sum(np.sin(2 * np.pi * k * 150 * t) / k for k in range(1, 20))
+    wave *= np.abs(np.sin(np.pi * 4 * t)) ** 0.7
+    return (level * wave / np.sqrt(np.mean(wave**2))).astype(np.float32)
+
+
+def final(text: str, utterance_id: int) -> FinalText:
+    return FinalText(t=2.0, speaker=Speaker.CUSTOMER, utterance_id=utterance_id, start=0.0,
+                     end=1.5, text=text)
+
+
+def test_call_scorer_fuses_words_with_the_voice_of_the_same_utterance() -> None:
+    scorer = CallScorer()
+    for i in range(3):
+        scorer.add_calm_audio(loud_vowel(0.02 + 0.001 * i))
+    audio = loud_vowel(0.3)
+    cue = scorer.on_audio(UtteranceEnded(t=1.5, speaker=Speaker.CUSTOMER, utterance_id=4,
+                                         start=0.0, end=1.5, last_voiced=1.5, audio=audio))
+    scored = scorer.on_text(final("where is my parcel", 4))
+    assert scored.voice_arousal == pytest.approx(cue.arousal)
+    assert scored.voice_cue == cue.cue and "dB louder" in scored.voice_cue
+    assert scored.anger > scored.word_anger
+    again = scorer.on_text(final("where is my parcel", 4))
+    assert again.voice_arousal is None, "a voice result is used once"
+    assert again.anger == pytest.approx(again.word_anger)
+
+
+def test_call_scorer_triggers_on_partial_text_and_reloads_settings() -> None:
+    scorer = CallScorer()
+    partial = PartialText(t=1.0, speaker=Speaker.CUSTOMER, utterance_id=1, start=0.0, end=1.0,
+                          text="let me talk to your supervisor")
+    assert [h.name for h in scorer.on_partial_text(partial)] == ["manager_request"]
+    scorer.settings = parse_scoring_settings({"triggers": {"press": ["newspaper"]}}, "p.toml")
+    scored = scorer.on_text(final("I'll call the newspaper", 2))
+    assert [h.name for h in scored.triggers] == ["press"]
+    assert scored.anger > scored.word_anger
+
+
+def test_settings_default_is_usable() -> None:
+    assert CallScorer().settings == ScoringSettings()
+
+
+# --- AUC -------------------------------------------------------------------------------------
+
+
+def test_auc_extremes_and_ties() -> None:
+    assert auc([2, 3], [0, 1]) == 1.0
+    assert auc([0, 1], [2, 3]) == 0.0
+    assert auc([1, 1], [1, 1]) == 0.5
+
+
+def test_auc_matches_counting_every_pair() -> None:
+    rng = random.Random(4)
+    pos = [rng.randint(0, 9) for _ in range(40)]
+    neg = [rng.randint(0, 7) for _ in range(55)]
+    pairs = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
+    assert auc(pos, neg) == pytest.approx(pairs / (len(pos) * len(neg)))
+
+
+# --- assist score ----------------------------------------------------------------------------
+
+
+def run_score(argv: list[str], stdin: str = "", capsys: pytest.CaptureFixture[str] | None = None,
+              monkeypatch: pytest.MonkeyPatch | None = None) -> tuple[int, list[dict[str, object]]]:
+    assert capsys is not None and monkeypatch is not None
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(["score", *argv])
+    out = capsys.readouterr().out
+    return code, [json.loads(line) for line in out.splitlines()]
+
+
+def test_score_command_prints_one_json_line_per_text_line(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    code, rows = run_score(["-"], "no problem\n\nLet me speak to your manager, this is useless\n",
+                           capsys, monkeypatch)
+    assert code == 0 and len(rows) == 2
+    assert rows[0]["input"] == "-:1" and rows[0]["anger"] < 0.1  # type: ignore[operator]
+    assert rows[1]["input"] == "-:3"
+    assert {t["name"] for t in rows[1]["triggers"]} == {"manager_request", "insult"}  # type: ignore[attr-defined]
+    assert rows[1]["anger"] > 0.8 and rows[1]["voice_arousal"] is None  # type: ignore[operator]
+
+
+def test_score_command_reads_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = tmp_path / "lines.txt"
+    lines.write_text("my package never arrived\n", encoding="utf-8")
+    code, rows = run_score([str(lines)], "", capsys, monkeypatch)
+    assert code == 0 and rows[0]["input"] == f"{lines}:1"
+    assert '"package never arrived" (missing order)' in rows[0]["evidence"]  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["missing.txt"], "cannot read text file missing.txt"),
+    (["--audio", "missing.wav"], "missing.wav does not exist"),
+    (["--baseline", "calm.wav"], "add --audio"),
+    (["a.txt", "--audio", "b.wav"], "not both"),
+    (["--pack", "no-such-pack", "-"], "no-such-pack"),
+])
+def test_score_command_bad_input_is_one_line_and_exit_2(
+        argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["score", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("assist: error:") and message in err and "\n" not in err
+
+
+# --- the project's scripted calls ---------------------------------------------------------------
+
+
+def scripted_customer_lines() -> list[tuple[str, str]]:
+    """(mood, reference text) of every customer turn in the bundled calls' label files."""
+    data = Path(__file__).resolve().parent.parent / "assist" / "data"
+    files = sorted(data.glob("*.labels.json")) + sorted((data / "calls").glob("*.labels.json"))
+    if not files:
+        pytest.skip("no scripted calls with labels in assist/data")
+    return [(turn["mood"], turn["text"]) for f in files
+            for turn in json.loads(f.read_text(encoding="utf-8"))
+            if turn["speaker"] == "customer"]
+
+
+def test_words_rank_the_scripted_calls_angry_lines_above_their_calm_ones() -> None:
+    lines = scripted_customer_lines()
+    heated = [anger(text) for mood, text in lines if mood in ("angry", "furious")]
+    settled = [anger(text) for mood, text in lines if mood in ("calm", "relieved")]
+    assert heated and settled
+    assert auc(heated, settled) >= 0.85
+    assert max(settled) < 0.45, "a calm or relieved line must not read as angry"

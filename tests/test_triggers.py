@@ -1,0 +1,94 @@
+"""Named triggers: what fires, with which words, and what a negation or a benign idiom stops."""
+
+from __future__ import annotations
+
+import pytest
+
+from assist.events import TriggerHit
+from assist.scoring import WordScorer
+from assist.scoring.settings import parse_scoring_settings
+from assist.scoring.triggers import ABUSE, TriggerMatcher, is_abuse
+
+MATCHER = TriggerMatcher()
+
+
+@pytest.mark.parametrize(("text", "name", "words"), [
+    ("Let me speak to your manager.", "manager_request", "speak to your manager"),
+    ("I want to talk to a supervisor now", "manager_request", "talk to a supervisor"),
+    ("Please escalate this today", "manager_request", "escalate this"),
+    ("Put me through to someone higher up", "manager_request", "someone higher up"),
+    ("I want to cancel my subscription", "cancel_threat", "want to cancel"),
+    ("I'll take my business elsewhere", "cancel_threat", "take my business elsewhere"),
+    ("I'm calling my lawyer", "legal_threat", "lawyer"),
+    ("I will sue you", "legal_threat", "sue"),
+    ("See you in court", "legal_threat", "court"),
+    ("I'm going to the ombudsman", "legal_threat", "ombudsman"),
+    ("I will report you to trading standards", "legal_threat", "report you to"),
+    ("You're an idiot", "insult", "You're an idiot"),
+    ("this company is useless", "insult", "useless"),
+    ("what the fuck is going on", "profanity", "fuck"),
+    ("this is bullshit", "profanity", "bullshit"),
+    ("I know where you live", "threat", "I know where you live"),
+    ("I'll kill you", "threat", "I'll kill you"),
+    ("This is the third time I've called", "repeat_contact", "third time I've called"),
+    ("I have called three times about this", "repeat_contact", "called three times"),
+    ("I called 5 times", "repeat_contact", "called 5 times"),
+    ("I called yesterday and nobody knew", "repeat_contact", "called yesterday and"),
+])
+def test_trigger_fires_with_its_words(text: str, name: str, words: str) -> None:
+    hits = MATCHER.find(text)
+    assert TriggerHit(name=name, words=words) in hits, hits
+
+
+@pytest.mark.parametrize("text", [
+    "I don't need a manager",
+    "no need to cancel my account",
+    "I'm not going to sue anyone",
+    "I won't cancel, it's fine",
+    "That's an issue I have with the bill",   # "sue" inside "issue" must not fire
+    "Of course, thanks for the help",         # "court" inside "course" must not fire
+    "It's the first time I've called",
+    "Thank you so much, that sorted it",
+])
+def test_negated_or_harmless_sentences_fire_nothing(text: str) -> None:
+    assert MATCHER.find(text) == ()
+
+
+def test_negation_does_not_reach_across_a_clause() -> None:
+    hits = MATCHER.find("I didn't want this, but now I want to cancel my account")
+    assert [h.name for h in hits] == ["cancel_threat"]
+
+
+def test_profanity_and_insults_stay_abuse_after_a_negator() -> None:
+    names = {h.name for h in MATCHER.find("I don't give a shit, don't be stupid people")}
+    assert {"profanity", "insult"} <= names
+
+
+def test_hits_are_in_order_of_appearance_one_per_name() -> None:
+    hits = MATCHER.find("Third time I've called, useless, useless, get me a manager")
+    assert [h.name for h in hits] == ["repeat_contact", "insult", "manager_request"]
+
+
+def test_abuse_is_insult_profanity_and_threat() -> None:
+    assert frozenset({"insult", "profanity", "threat"}) == ABUSE
+    assert is_abuse(TriggerHit(name="insult", words="idiot"))
+    assert not is_abuse(TriggerHit(name="manager_request", words="supervisor"))
+
+
+def test_pack_adds_phrases_and_new_triggers() -> None:
+    settings = parse_scoring_settings(
+        {"triggers": {"cancel_threat": ["port my number"], "press": ["call the newspaper"]}},
+        "pack.toml")
+    matcher = TriggerMatcher(settings.triggers)
+    assert TriggerHit(name="cancel_threat", words="port my number") in matcher.find(
+        "I will port my number tomorrow")
+    assert matcher.find("I'm going to call the newspaper") == (
+        TriggerHit(name="press", words="call the newspaper"),)
+    assert MATCHER.find("I will port my number tomorrow") == ()
+
+
+def test_mild_swearing_is_frustration_not_abuse() -> None:
+    text = "where the hell is my bloody parcel"
+    assert MATCHER.find(text) == (), "mild words must not force 'set a boundary'"
+    assert WordScorer().score(text).anger > 0.4
+    assert [h.name for h in MATCHER.find("this is fucking ridiculous")] == ["profanity"]
