@@ -220,7 +220,9 @@ def test_exports(logged_in: TestClient) -> None:
     csv_response = logged_in.get("/calls/flagged-1/export.csv")
     assert csv_response.headers["content-disposition"].startswith("attachment")
     lines = csv_response.text.splitlines()
-    assert lines[0].startswith("t,kind,speaker") and len(lines) == 1 + 7 + 4 + 4 + 2 + 2
+    # header, utterances, stage changes, prompts, triggers, agent actions, the summary
+    assert lines[0].startswith("t,kind,speaker") and len(lines) == 1 + 7 + 4 + 4 + 2 + 2 + 1
+    assert lines[-1].split(",")[1] == "summary"
 
 
 def test_alerts_report_new_escalations(logged_in: TestClient, engine: Engine,

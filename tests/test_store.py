@@ -103,7 +103,9 @@ def test_a_whole_call_is_recorded_with_scores_stages_prompts_and_feedback(store_
     assert set(call.flag_reason_list) == {
         "reached escalate", "legal threat: my lawyer", "agent: threatened to sue",
         "peak anger at or above 0.80"}
-    assert queries.outcome(call) == "calmed down"
+    # No CallSummarized came (these events are not the pipeline's), so the store summarised
+    # the call from its rows when it ended: it reached escalate.
+    assert queries.outcome(call) == call.outcome == "escalated"
 
 
 def test_scores_join_their_text_whatever_order_they_arrive_in(store_url: str) -> None:
@@ -238,7 +240,7 @@ def test_migrations_are_idempotent_and_reach_head(store_url: str) -> None:
         with engine.connect() as connection:
             version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
         engine.dispose()
-        assert version == "0001"
+        assert version == "0002"
 
 
 def test_a_store_from_a_newer_assist_is_refused_with_advice(store_url: str) -> None:
@@ -295,7 +297,7 @@ def test_history_lists_the_agents_own_calls(store_url: str, tmp_path: Path,
     config.write_text(f'[store]\nurl = "{store_url}"\nagent = "ann"\n', encoding="utf-8")
     assert cli.main(["--config", str(config), "history"]) == 0
     out = capsys.readouterr().out
-    assert "calmed down" in out and "escalate" in out and "0.90" in out
+    assert "escalated" in out and "escalate" in out and "0.90" in out
     assert "0:35" in out and "reached escalate" in out
     assert cli.main(["--config", str(config), "history", "--agent", "nobody"]) == 0
     assert "No calls recorded for nobody" in capsys.readouterr().out

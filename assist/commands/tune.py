@@ -83,6 +83,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     check_sweep_keys(base, overrides, sweeps)
     console = Console(stderr=True)
     corpus = _gather(args, config, base.path, console)
+    if not corpus:
+        raise ConfigError(f"no recordings ({', '.join(AUDIO_SUFFIXES)}) or stored calls found "
+                          "to tune on; check the paths, or take calls with the store on")
     if sweeps:
         return _sweep(args, base, overrides, sweeps, corpus, console)
     return _compare(args, base, overrides, corpus, console)

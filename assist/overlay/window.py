@@ -293,6 +293,8 @@ class OverlayWindow:
             "state": state_to_dict(self.state),
             "view": dict(self.view.__dict__),  # shallow: json.dumps walks the tuples itself
             "ticks": self.ticks.as_list(),
+            # The audio time of the latest event shown, to line the screen up with the call.
+            "audio_t": self.audio_t,
             "folded_total": self.folded_total,
             "backlog": self.events.qsize(),
             "geometry": self.root.geometry(),

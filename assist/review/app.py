@@ -182,7 +182,7 @@ def call_list(request: Request, session: Db, who: User) -> Response:
         "calls": calls, "wanted": wanted, "problems": problems,
         "agents": queries.agents(session), "stages": list(STAGE_RANK),
         "latest_alert": queries.latest_alert_id(session), "outcome": queries.outcome,
-        "when": _when,
+        "outcomes": queries.OUTCOMES, "when": _when,
     })
 
 
@@ -190,6 +190,7 @@ def call_page(request: Request, call_id: str, session: Db, who: User) -> Respons
     call = _call_or_404(session, call_id)
     return render(request, "call.html", {
         "call": call, "chart": timeline_svg(call), "outcome": queries.outcome(call),
+        "summary": queries.summary_of(call) if call.ended_at is not None else None,
         "when": _when, "evidence": _evidence_by_change(call),
         "with_audio": queries.utterances_with_audio(session, call.id),
     })
@@ -273,10 +274,12 @@ def _filter_from(params: Any) -> tuple[queries.CallFilter, list[str]]:
 
     reviewed = {"yes": True, "no": False}.get(params.get("reviewed", ""))
     stage = params.get("stage", "")
+    outcome = params.get("outcome", "")
     wanted = queries.CallFilter(
         date_from=day("date_from"), date_to=day("date_to"), agent=params.get("agent", ""),
         stage=stage if stage in {s.value for s in STAGE_RANK} else "", min_anger=anger(),
-        reviewed=reviewed, search=params.get("q", "").strip()[:200])
+        reviewed=reviewed, search=params.get("q", "").strip()[:200],
+        outcome=outcome if outcome in queries.OUTCOMES else "")
     return wanted, problems
 
 

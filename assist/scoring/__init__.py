@@ -26,7 +26,7 @@ from assist.events import (
 from assist.scoring.fusion import fuse
 from assist.scoring.settings import FusionWeights, ScoringSettings, parse_scoring_settings
 from assist.scoring.triggers import ABUSE, is_abuse
-from assist.scoring.voice import CallerVoice, VoiceAssessment, extract_features
+from assist.scoring.voice import CallerVoice, extract_features
 from assist.scoring.words import WordScore, WordScorer
 
 __all__ = [
@@ -48,7 +48,7 @@ class CallScorer:
         self._settings = settings or ScoringSettings()
         self._words = WordScorer(self._settings)
         self._voice = CallerVoice()
-        self._cached: OrderedDict[int, VoiceAssessment] = OrderedDict()
+        self._cached: OrderedDict[int, VoiceCue] = OrderedDict()
 
     @property
     def settings(self) -> ScoringSettings:
@@ -79,10 +79,21 @@ class CallScorer:
         assessment = self._voice.assess(features)
         if not partial:
             self._voice.learn(assessment)
-        # The newest window of an utterance (its final audio last) is what its text is fused with.
-        self._remember(event.utterance_id, assessment)
-        return VoiceCue(t=event.t, utterance_id=event.utterance_id, arousal=assessment.arousal,
-                        cue=assessment.cue, partial=partial)
+        cue = VoiceCue(t=event.t, utterance_id=event.utterance_id, arousal=assessment.arousal,
+                       cue=assessment.cue, partial=partial)
+        self.use_voice(cue)
+        return cue
+
+    def use_voice(self, cue: VoiceCue) -> None:
+        """Fuse this voice result with the utterance's text when it arrives.
+
+        on_audio calls it for every window (the newest, the final audio last, wins); a trainer's
+        re-scoring of a stored call, whose audio is gone, calls it with the cue recorded then.
+        """
+        self._cached[cue.utterance_id] = cue
+        self._cached.move_to_end(cue.utterance_id)
+        while len(self._cached) > MAX_CACHED_UTTERANCES:
+            self._cached.popitem(last=False)
 
     def on_partial_text(self, event: PartialText) -> tuple[TriggerHit, ...]:
         return self._words.find_triggers(event.text)
@@ -100,8 +111,3 @@ class CallScorer:
             evidence=words.evidence, voice_cue=voice.cue if voice else "",
             triggers=words.triggers)
 
-    def _remember(self, utterance_id: int, assessment: VoiceAssessment) -> None:
-        self._cached[utterance_id] = assessment
-        self._cached.move_to_end(utterance_id)
-        while len(self._cached) > MAX_CACHED_UTTERANCES:
-            self._cached.popitem(last=False)

@@ -147,6 +147,51 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"excuses?|script)", r"not another (?:apology|script|excuse)",
                r"stop (?:it|this|that|doing|being|telling|saying|\w+ing)",
                r"enough already", r"seriously")
+    # General emotion vocabulary, written from everyday English rather than picked from any
+    # data set so that it carries over to callers nobody has read yet.
+    + _entries("anger word", 0.6,
+               r"(?:piss|pisses|pissing) (?:me|us|him|her|them|everyone) off",
+               r"gets? on my nerves", r"(?:makes?|making) my blood boil", r"boils my blood",
+               r"(?:lost|losing|running out of|out of) (?:my )?patience", r"sick to death of",
+               r"enraged?", r"enraging", r"irate", r"incensed", r"seething", r"exasperat\w*",
+               r"aggravat(?:ed|ing)", r"annoy(?:s|ance)", r"irritates", r"infuriates",
+               r"frustrates", r"frustration", r"disgusted", r"bothers me",
+               r"grinds? my gears", r"wtf", r"what the f\w*", r"hate (?:it|this|that|you|them)",
+               r"(?:so|really|very|pretty|kinda|a bit) (?:angry|annoyed|irritated|cross)")
+    + _entries("contempt", 0.5,
+               r"arrogan(?:t|ce)", r"condescending", r"patroni[sz]ing", r"smug", r"childish",
+               r"immature", r"pretentious", r"obnoxious", r"delusional", r"petty",
+               r"spineless", r"gutless", r"cowards?", r"cowardly", r"creepy", r"sleazy",
+               r"slimy", r"greedy", r"corrupt", r"dishonest", r"shady", r"brainless",
+               r"brain ?dead", r"stupidity", r"dumbass\w*", r"jackass\w*", r"douche\w*",
+               r"trolls?", r"trolling", r"hypocrisy", r"pointless", r"worthless", r"lazy",
+               r"sloppy", r"inept", r"negligent", r"laughable", r"ludicrous", r"asinine",
+               r"insulting", r"offensive", r"disrespect(?:ed|ing)?", r"egotistical",
+               r"narcissis\w*", r"vile", r"nasty", r"clueless", r"spoiled", r"whin(?:e|ing|y)",
+               negatable=False)
+    + _entries("hostile", 0.7,
+               r"who (?:do|does) (?:you|he|she|they) think (?:you|he|she|they) (?:are|is)",
+               r"you have no (?:idea|clue)", r"get a life", r"(?:nobody|no one) cares",
+               r"(?:you|u) suck", r"go away", r"get over yourself",
+               r"mind your own (?:damn )?business", r"how (?:dare|could) (?:you|they|he|she)",
+               r"did you even (?:read|watch|listen|look)",
+               r"(?:do|does) (?:you|he|she|they) (?:even|actually) (?:know|understand|read|care)",
+               r"(?:learn|try) (?:how )?to (?:read|spell|think|drive)", r"use your (?:brain|head)",
+               r"what (?:is|'s) your problem", r"you(?:'re| are) (?:so|such an?) (?:idiot|joke|"
+               r"hypocrite|child|baby)", negatable=False)
+    + _entries("rhetorical question", 0.4,
+               r"why (?:is|does) it (?:always|so hard|take so long)", r"what(?:'s| is) the point",
+               r"who (?:the hell |on earth )?(?:thought|decided) (?:this|that|it)",
+               r"how is (?:this|that|it) (?:even )?(?:legal|allowed|possible|ok|okay|acceptable|"
+               r"fair)",
+               r"what (?:were|was) (?:you|they|he|she) thinking", r"is it too much to ask",
+               r"why (?:can'?t|won'?t|don'?t|do|does|would) (?:you|they|people|anyone|he|she) "
+               r"(?:ever |just |always |even )?(?:\w+ ){0,4}\w+\?",
+               r"are you for real", r"come on", r"oh please", r"give me a break")
+    + _entries("repeated letdown", 0.4,
+               r"every (?:single )?time", r"(?:not|yet|once) again", r"here we go again",
+               r"for the (?:last|hundredth|millionth|umpteenth) time", r"over and over",
+               r"i can'?t believe")
 )
 
 BENIGN_PHRASES: tuple[re.Pattern[str], ...] = tuple(compile_phrase(p) for p in (

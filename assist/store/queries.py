@@ -12,9 +12,11 @@ from typing import Any
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from assist.events import Stage
+from assist.events import CallSummarized, Outcome, Stage, event_to_dict
 from assist.store.recorder import ENDED_ABRUPTLY, STAGE_RANK
 from assist.store.schema import Call, NoteRow, StageChangeRow, User, Utterance
+from assist.store.summaries import rebuild_summary, summary_from_json
+from assist.summary import render_card
 
 ALERT_STAGES = (Stage.ESCALATE.value, Stage.BOUNDARY.value)
 LIKE_ESCAPE = "\\"
@@ -32,6 +34,7 @@ class CallFilter:
     min_anger: float | None = None
     reviewed: bool | None = None
     search: str = ""            # words in the (redacted) transcript
+    outcome: str = ""           # the summary's outcome, e.g. "ended angry"
     limit: int = DEFAULT_LIMIT
 
 
@@ -69,6 +72,8 @@ def _filtered(statement: Select[Call], wanted: CallFilter) -> Select[Call]:
             StageChangeRow.call_id == Call.id, StageChangeRow.stage == wanted.stage)))
     if wanted.min_anger is not None:
         statement = statement.where(Call.peak_anger >= wanted.min_anger)
+    if wanted.outcome:
+        statement = statement.where(Call.outcome == wanted.outcome)
     if wanted.reviewed is not None:
         statement = statement.where(Call.reviewed.is_(wanted.reviewed))
     if wanted.search:
@@ -139,9 +144,12 @@ def recent_calls(session: Session, agent: str, limit: int = 20) -> Sequence[Call
 
 
 def outcome(call: Call) -> str:
-    """A few words on how the call ended."""
+    """A few words on how the call ended: its summary's outcome, else read from its stages."""
     if call.ended_at is None:
         return "in progress"
+    if call.outcome:
+        return call.outcome
+    # Calls recorded before summaries existed have no outcome column to go by.
     if call.end_reason == ENDED_ABRUPTLY:
         return "ended abruptly"
     final = Stage(call.final_stage)
@@ -152,6 +160,23 @@ def outcome(call: Call) -> str:
     if STAGE_RANK[Stage(call.top_stage)] == 0:
         return "calm"
     return f"ended at {final.value}"
+
+
+def summary_of(call: Call) -> CallSummarized:
+    """The call's stored summary; for a call recorded before summaries, one from its rows."""
+    stored = summary_from_json(call.summary)
+    if stored is not None:
+        return stored
+    return rebuild_summary(call, abrupt=call.end_reason == ENDED_ABRUPTLY)
+
+
+def find_call(session: Session, call_id: str, agent: str) -> Call | None:
+    """One of ``agent``'s calls, with everything recorded about it."""
+    call = get_call(session, call_id)
+    return call if call is not None and call.agent == agent else None
+
+
+OUTCOMES = tuple(o.value for o in Outcome)
 
 
 # --- export ----------------------------------------------------------------------------------
@@ -185,7 +210,15 @@ def call_to_dict(call: Call) -> dict[str, Any]:
                    for lv in call.levels],
         "notes": [{"author": n.author, "at": _iso(n.created_at), "text": n.text}
                   for n in call.notes],
+        "summary": _summary_dict(call),
     }
+
+
+def _summary_dict(call: Call) -> dict[str, Any] | None:
+    if call.ended_at is None:
+        return None  # still being recorded: nothing final to say yet
+    fields = event_to_dict(summary_of(call))
+    return {key: value for key, value in fields.items() if key not in ("type", "wall")}
 
 
 CSV_COLUMNS = ("t", "kind", "speaker", "stage", "text", "anger", "word_anger", "voice_arousal",
@@ -206,12 +239,22 @@ def call_to_csv(call: Call) -> str:
              for t in call.triggers]
     rows += [{"t": a.t, "kind": f"agent {a.action}", "text": a.value} for a in call.actions]
     rows.sort(key=lambda row: row["t"])
+    if call.ended_at is not None:
+        rows.append(_summary_row(call))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({key: _csv_safe(value) for key, value in row.items()})
     return out.getvalue()
+
+
+def _summary_row(call: Call) -> dict[str, Any]:
+    """The call's summary as the last row: outcome, peak anger and the card's lines."""
+    summary = summary_of(call)
+    return {"t": summary.t, "kind": "summary", "stage": summary.outcome.value,
+            "text": render_card(summary).replace("\n", " | "), "anger": summary.peak_anger,
+            "detail": "; ".join(summary.follow_ups)}
 
 
 def _csv_safe(value: Any) -> Any:

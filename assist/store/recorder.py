@@ -4,6 +4,8 @@
 knows which call is open and commits every event it is given before returning, so a test can
 drive it directly and a crash loses nothing already handed over. All free text (transcripts,
 trigger words, prompt lines that echo the caller, reasons, feedback) is redacted first.
+Every call that ends gets a summary: the pipeline's own, or one rebuilt from the rows when the
+call was stopped, or killed mid-way (then it is summarised as ended abruptly on the next start).
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from assist.events import (
     SAMPLE_RATE,
     AgentAction,
     CallEnded,
     CallStarted,
+    CallSummarized,
     Event,
     FinalText,
     LevelUpdate,
@@ -46,6 +49,7 @@ from assist.store.schema import (
     TriggerRow,
     Utterance,
 )
+from assist.store.summaries import rebuild_summary, store_summary
 
 log = logging.getLogger(__name__)
 
@@ -73,19 +77,28 @@ def utc(wall: float) -> dt.datetime:
 
 
 def mark_abrupt_ends(session: Session, agent: str, host: str, keep: str | None = None) -> int:
-    """End this agent's unfinished calls on this host (a crash or kill); other agents' untouched."""
+    """End this agent's unfinished calls on this host (a crash or kill), each with a summary
+    rebuilt from what was stored; other agents' calls and other hosts' are left alone."""
     statement = (
-        update(Call)
+        select(Call)
         .where(Call.agent == agent, Call.host == host, Call.ended_at.is_(None))
-        .values(ended_at=Call.last_event_at, end_reason=ENDED_ABRUPTLY)
+        .options(selectinload(Call.utterances), selectinload(Call.stage_changes),
+                 selectinload(Call.prompts), selectinload(Call.triggers),
+                 selectinload(Call.levels))
+        # Two overlays of one agent starting at once must not both summarise the same call.
+        .with_for_update()
     )
     if keep is not None:
         statement = statement.where(Call.id != keep)
-    count = session.execute(statement).rowcount  # type: ignore[attr-defined]
-    if count:
+    calls = session.scalars(statement).all()
+    for call in calls:
+        call.ended_at = call.last_event_at
+        call.end_reason = ENDED_ABRUPTLY
+        store_summary(call, rebuild_summary(call, abrupt=True))
+    if calls:
         log.warning("marked %d unfinished call(s) of %s on %s as ended abruptly",
-                    count, agent, host)
-    return int(count or 0)
+                    len(calls), agent, host)
+    return len(calls)
 
 
 class CallRecorder:
@@ -103,6 +116,7 @@ class CallRecorder:
             PromptShown: self._prompt,  # type: ignore[dict-item]
             AgentAction: self._action,  # type: ignore[dict-item]
             LevelUpdate: self._level,  # type: ignore[dict-item]
+            CallSummarized: self._summarized,  # type: ignore[dict-item]
             CallEnded: self._ended,  # type: ignore[dict-item]
         }
 
@@ -132,9 +146,9 @@ class CallRecorder:
                 log.error("call %s vanished from the store; dropping %s", self._call_id,
                           type(event).__name__)
                 return
-            handler(session, call, event)
             call.duration = max(call.duration or 0.0, event.t)
             call.last_event_at = utc(event.wall)
+            handler(session, call, event)
         if isinstance(event, CallEnded):
             self._call_id = None
 
@@ -146,6 +160,7 @@ class CallRecorder:
                 if call is not None and call.ended_at is None:
                     call.ended_at = utc(wall)
                     call.end_reason = STOPPED
+                    _ensure_summary(call)
             self._call_id = None
 
     # --- call lifecycle -------------------------------------------------------------------
@@ -166,9 +181,13 @@ class CallRecorder:
         self._call_id = call_id
         self._audio.clear()
 
+    def _summarized(self, session: Session, call: Call, event: CallSummarized) -> None:
+        store_summary(call, event)
+
     def _ended(self, session: Session, call: Call, event: CallEnded) -> None:
         call.ended_at = utc(event.wall)
         call.end_reason = event.reason or "ended"
+        _ensure_summary(call)
 
     # --- utterances -------------------------------------------------------------------------
 
@@ -245,6 +264,12 @@ class CallRecorder:
         session.add(LevelRow(call_id=call.id, t=event.t, level=event.level, trend=event.trend,
                              stage=event.stage.value))
         call.peak_level = max(call.peak_level or 0.0, event.level)
+
+
+def _ensure_summary(call: Call) -> None:
+    """A call that ended without the pipeline's summary (older callers, tests) still gets one."""
+    if call.summary is None:
+        store_summary(call, rebuild_summary(call, abrupt=False))
 
 
 def _flag(call: Call, reason: str) -> None:

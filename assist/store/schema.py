@@ -49,7 +49,8 @@ class Call(Base):
     reviewed: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     reviewed_by: Mapped[str | None] = mapped_column(String(128))
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    summary: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)  # a CallSummarized as JSON, redacted
+    outcome: Mapped[str | None] = mapped_column(String(32), index=True)  # the summary's outcome
 
     utterances: Mapped[list[Utterance]] = relationship(
         back_populates="call", order_by="Utterance.start", cascade="all, delete-orphan")

@@ -89,7 +89,7 @@ class RecordingLoader:
 
 
 def stored_call_ids(session: Session, *, limit: int) -> list[str]:
-    """The newest stored calls that have customer text, newest first."""
+    """The ids of the newest stored calls, newest first."""
     rows = session.scalars(select(Call.id).order_by(Call.started_at.desc()).limit(limit))
     return list(rows)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from assist.escalation import EscalationSettings, StageMachine
 from assist.events import (
@@ -42,7 +42,6 @@ from assist.pipeline import TICK_EVERY_S
 from assist.prompts import PromptPack
 from assist.scoring import NO_SPEECH_CUE, CallScorer
 from assist.scoring.settings import ScoringSettings
-from assist.scoring.voice import VoiceAssessment, VoiceFeatures
 from assist.session import CallSession
 from assist.tune.cache import CachedCall
 
@@ -98,8 +97,7 @@ class CachedVoiceScorer(CallScorer):
 
     ``on_audio`` hands back the cue the real scorer computed for the same window when the
     cache was filled, and keeps it for ``on_text`` exactly as the real one keeps its own, so
-    the words are fused with the voice as they were live. (CallScorer has no public way to
-    take a known voice result yet; this reaches into its per-utterance store.)
+    the words are fused with the voice as they were live.
     """
 
     def __init__(self, settings: ScoringSettings, voice: Sequence[VoiceCue]) -> None:
@@ -112,11 +110,7 @@ class CachedVoiceScorer(CallScorer):
         if cue is None or cue.cue == NO_SPEECH_CUE:
             return cue or VoiceCue(t=event.t, utterance_id=event.utterance_id, arousal=0.0,
                                    cue=NO_SPEECH_CUE, partial=partial)
-        if not partial or event.utterance_id not in self._cached:
-            # on_text reads only the arousal and the cue; the features stayed with the audio.
-            known = VoiceAssessment(arousal=cue.arousal, cue=cue.cue,
-                                    features=cast(VoiceFeatures, None))
-            self._remember(event.utterance_id, known)
+        self.use_voice(cue)
         return cue
 
 
