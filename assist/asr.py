@@ -186,6 +186,45 @@ def load_transcriber(cli_model: str | None, asr: AsrConfig) -> WhisperTranscribe
     return WhisperTranscriber(resolve_model(cli_model, asr), asr)
 
 
+def deferred_transcriber(cli_model: str | None, asr: AsrConfig) -> DeferredTranscriber:
+    """The model is found now (a wrong --model fails at once) and loaded on first use."""
+    return DeferredTranscriber(resolve_model(cli_model, asr), asr)
+
+
+class DeferredTranscriber:
+    """A Whisper model that is loaded by the thread that uses it, when it first needs it.
+
+    Loading tiny.en (CTranslate2 and PyAV imports, the weights, a warm-up pass) takes 1-3 s
+    on a busy 2-core machine: a live call starts listening, and scoring the voice, meanwhile.
+    """
+
+    def __init__(self, model_dir: Path, asr: AsrConfig) -> None:
+        self.model_dir = model_dir
+        self._asr = asr
+        self._model: WhisperTranscriber | None = None
+        self._error: ModelError | None = None
+        self._lock = threading.Lock()
+
+    def prepare(self) -> None:
+        """Load the model now if it is not loaded yet; raises ModelError if it cannot be."""
+        self._loaded()
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        return self._loaded().transcribe(audio)
+
+    def _loaded(self) -> WhisperTranscriber:
+        with self._lock:
+            if self._error is not None:
+                raise self._error  # a broken model fails every call alike, without reloading
+            if self._model is None:
+                try:
+                    self._model = WhisperTranscriber(self.model_dir, self._asr)
+                except ModelError as e:
+                    self._error = e
+                    raise
+            return self._model
+
+
 # --- model resolution ----------------------------------------------------------------------
 
 
@@ -320,55 +359,131 @@ def list_models(asr: AsrConfig) -> list[ModelInfo]:
 # --- the worker thread -----------------------------------------------------------------------
 
 _Key = tuple[Speaker, int]
+Job = UtteranceEnded | PartialWindow
 RECENT_ENDED = 1024
 """How many finished utterances are remembered to recognise stale partials (a few bytes each)."""
+RECENT_GUESSES = 64
+"""How many speculative texts are kept for finals still to come (a short string each)."""
 
 
 def _key(event: UtteranceEnded | PartialWindow) -> _Key:
     return (event.speaker, event.utterance_id)
 
 
+def is_speculative(event: UtteranceEnded | PartialWindow) -> bool:
+    """A window sent as the speaker paused: transcribed as the utterance's probable final."""
+    return isinstance(event, PartialWindow) and event.pause_last_voiced is not None
+
+
+@dataclass(frozen=True)
+class Reused:
+    """A final whose text the speculative pass on its pause window already produced."""
+
+    ended: UtteranceEnded
+    text: str
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """What the queue decided, for the benchmark and the log."""
+
+    dropped_partials: int
+    reused_guesses: int
+    discarded_guesses: int
+
+
 class TranscriptionQueue:
     """The worker's scheduling policy, without threads (so it can be tested step by step).
 
-    Finals come before partials. Finals are a stack: when the model falls behind, the newest
-    utterance is transcribed first (it is what the agent is reacting to) and older ones catch
-    up after; none is dropped. Only the newest partial of each utterance is kept, none once its
-    final has arrived, and at most ``max_pending`` in all (the oldest go first).
+    Finals and speculative finals (pause windows) come before partials. They share one stack:
+    when the model falls behind, the newest utterance is transcribed first (it is what the agent
+    is reacting to) and older ones catch up after; no final is dropped. Only the newest partial
+    of each utterance is kept, none once its final has arrived, and at most ``max_pending`` in
+    all (the oldest go first).
+
+    A final whose pause window was transcribed with the same ``last_voiced`` reuses that text:
+    at once if it is ready (``add`` returns it), or as soon as the running pass ends
+    (``guessed`` returns it). A final whose speaker went on after the pause gets its own pass.
     """
 
     def __init__(self, max_pending: int) -> None:
         if max_pending < 1:
             raise ValueError("max_pending must be at least 1")
         self._max_pending = max_pending
-        self._finals: list[UtteranceEnded] = []
+        self._urgent: list[Job] = []  # finals and pause windows, newest last
         self._partials: OrderedDict[_Key, PartialWindow] = OrderedDict()
         self._ended: OrderedDict[_Key, None] = OrderedDict()
+        self._guesses: OrderedDict[_Key, tuple[float, str]] = OrderedDict()  # last_voiced, text
+        self._guessing: PartialWindow | None = None  # the pause window being transcribed
+        self._awaiting: UtteranceEnded | None = None  # its final, which arrived meanwhile
         self.dropped_partials = 0
+        self.reused_guesses = 0
+        self.discarded_guesses = 0
 
     def __len__(self) -> int:
-        return len(self._finals) + len(self._partials)
+        return len(self._urgent) + len(self._partials) + (self._awaiting is not None)
 
     @property
     def finals(self) -> int:
-        return len(self._finals)
+        """Finals still to be emitted (queued, or waiting for their speculative pass)."""
+        queued = sum(isinstance(job, UtteranceEnded) for job in self._urgent)
+        return queued + (self._awaiting is not None)
 
-    def add(self, event: UtteranceEnded | PartialWindow) -> None:
+    def counts(self) -> QueueCounts:
+        return QueueCounts(self.dropped_partials, self.reused_guesses, self.discarded_guesses)
+
+    def add(self, event: UtteranceEnded | PartialWindow) -> Reused | None:
+        """Queue an event; a final whose speculative text is ready comes straight back."""
         if isinstance(event, UtteranceEnded):
-            self._add_final(event)
-        elif isinstance(event, PartialWindow):
-            self._add_partial(event)
-        else:
-            raise TypeError(f"cannot transcribe a {type(event).__name__}")
+            return self._add_final(event)
+        if isinstance(event, PartialWindow):
+            if is_speculative(event):
+                self._add_guess(event)
+            else:
+                self._add_partial(event)
+            return None
+        raise TypeError(f"cannot transcribe a {type(event).__name__}")
 
-    def _add_final(self, event: UtteranceEnded) -> None:
+    def _add_final(self, event: UtteranceEnded) -> Reused | None:
         key = _key(event)
+        self._remember_ended(key)
+        if self._partials.pop(key, None) is not None:
+            self.dropped_partials += 1
+        guess = self._guesses.pop(key, None)
+        if guess is not None and guess[0] == event.last_voiced:
+            self.reused_guesses += 1
+            return Reused(event, guess[1])
+        if guess is not None:
+            self.discarded_guesses += 1
+        if self._guessing is not None and self._matches(self._guessing, event):
+            self._awaiting = event
+            return None
+        self._drop_queued_guess(key)
+        self._urgent.append(event)
+        return None
+
+    def _remember_ended(self, key: _Key) -> None:
         self._ended[key] = None
         while len(self._ended) > RECENT_ENDED:
             self._ended.popitem(last=False)
-        if self._partials.pop(key, None) is not None:
-            self.dropped_partials += 1
-        self._finals.append(event)
+
+    @staticmethod
+    def _matches(guess: PartialWindow, ended: UtteranceEnded) -> bool:
+        return _key(guess) == _key(ended) and guess.pause_last_voiced == ended.last_voiced
+
+    def _drop_queued_guess(self, key: _Key) -> None:
+        before = len(self._urgent)
+        self._urgent = [job for job in self._urgent
+                        if not (is_speculative(job) and _key(job) == key)]
+        self.discarded_guesses += before - len(self._urgent)
+
+    def _add_guess(self, event: PartialWindow) -> None:
+        key = _key(event)
+        if key in self._ended:
+            self.discarded_guesses += 1
+            return
+        self._drop_queued_guess(key)  # the speaker went on and paused again: only this counts
+        self._urgent.append(event)
 
     def _add_partial(self, event: PartialWindow) -> None:
         key = _key(event)
@@ -382,12 +497,43 @@ class TranscriptionQueue:
             self._partials.popitem(last=False)
             self.dropped_partials += 1
 
-    def take(self) -> UtteranceEnded | PartialWindow | None:
-        if self._finals:
-            return self._finals.pop()
+    def take(self) -> Job | None:
+        """The next job for the model; a pause window taken here must be answered by guessed()."""
+        if self._urgent:
+            job = self._urgent.pop()
+            if isinstance(job, PartialWindow):
+                self._guessing = job
+            return job
         if self._partials:
             return self._partials.popitem(last=True)[1]
         return None
+
+    def guessed(self, window: PartialWindow, text: str | None) -> Reused | None:
+        """The speculative pass on ``window`` ended (``text`` None if it failed).
+
+        Returns the final that was waiting for it; a final whose pass failed is queued again.
+        """
+        self._guessing = None
+        ended, self._awaiting = self._awaiting, None
+        if ended is not None and text is not None:
+            self.reused_guesses += 1
+            return Reused(ended, text)
+        if ended is not None:
+            self._urgent.append(ended)
+        elif text is not None and _key(window) not in self._ended:
+            self._keep_guess(window, text)
+        else:
+            self.discarded_guesses += 1
+        return None
+
+    def _keep_guess(self, window: PartialWindow, text: str) -> None:
+        assert window.pause_last_voiced is not None
+        key = _key(window)
+        self._guesses.pop(key, None)
+        self._guesses[key] = (window.pause_last_voiced, text)
+        while len(self._guesses) > RECENT_GUESSES:
+            self._guesses.popitem(last=False)
+            self.discarded_guesses += 1
 
     def is_stale(self, partial: PartialWindow) -> bool:
         """A newer window of the utterance, or its final, arrived while this one was decoded."""
@@ -395,15 +541,30 @@ class TranscriptionQueue:
         return key in self._ended or key in self._partials
 
     def drop_partials(self) -> None:
+        """Forget queued partials and pause windows (finals, queued or waiting, stay)."""
         self.dropped_partials += len(self._partials)
         self._partials.clear()
+        guesses = [job for job in self._urgent if is_speculative(job)]
+        self.discarded_guesses += len(guesses)
+        self._urgent = [job for job in self._urgent if not is_speculative(job)]
 
     def clear(self) -> int:
         """Forget everything queued; returns how many finals were thrown away."""
-        lost = len(self._finals)
-        self._finals.clear()
+        lost = self.finals
+        self._urgent.clear()
+        self._awaiting = None
         self.drop_partials()
         return lost
+
+
+@dataclass(frozen=True)
+class WorkerStats:
+    """Whisper passes by kind, and the queue's decisions, since the worker started."""
+
+    final_passes: int
+    speculative_passes: int
+    partial_passes: int
+    queue: QueueCounts
 
 
 class TranscriptionWorker:
@@ -411,10 +572,18 @@ class TranscriptionWorker:
 
     Emits a FinalText for every UtteranceEnded and a PartialText for each PartialWindow that
     is still current when its text is ready; ``t`` is the end of the audio transcribed and
-    ``wall`` the moment of emission. If the model raises, the error is logged with the
-    utterance id and the utterance still gets a FinalText, with empty text, so that whatever
-    waits downstream for it is not left hanging (a failed partial emits nothing). Utterance ids
-    must not repeat (per speaker) during a worker's life: a reused id's partials count as stale.
+    ``wall`` the moment of emission. A pause window (``pause_last_voiced`` set) is transcribed
+    as a speculative final and emits nothing by itself: its text becomes the FinalText of its
+    utterance if that ends at the same last voiced sample. ``emit`` must be thread-safe: a final
+    whose speculative text is ready is emitted by the thread that submits it.
+
+    If the model raises, the error is logged with the utterance id and the utterance still gets
+    a FinalText, with empty text, so that whatever waits downstream for it is not left hanging
+    (a failed partial emits nothing). Utterance ids must not repeat (per speaker) during a
+    worker's life: a reused id's partials count as stale.
+
+    A transcriber with a ``prepare()`` method (see :class:`DeferredTranscriber`) is prepared on
+    the worker thread before the first job, so loading the model never delays listening.
 
     Memory: at most ``max_pending`` partial windows wait. Finals are never dropped, so their
     queue only grows while the model is slower than speech; each holds one utterance of at most
@@ -430,6 +599,7 @@ class TranscriptionWorker:
         self._stopping = False
         self._drain = True
         self._thread: threading.Thread | None = None
+        self._passes = {"final": 0, "speculative": 0, "partial": 0}
 
     def submit(self, event: UtteranceEnded | PartialWindow) -> None:
         """Queue an utterance or a partial window; never blocks on the model."""
@@ -438,12 +608,19 @@ class TranscriptionWorker:
                 log.warning("utterance %d arrived after the transcriber stopped; not transcribed",
                             event.utterance_id)
                 return
-            self._queue.add(event)
+            reused = self._queue.add(event)
             self._wake.notify()
+        if reused is not None:
+            self._send(final_text(reused.ended, reused.text))
 
     def pending(self) -> int:
         with self._wake:
             return len(self._queue)
+
+    def stats(self) -> WorkerStats:
+        with self._wake:
+            return WorkerStats(self._passes["final"], self._passes["speculative"],
+                               self._passes["partial"], self._queue.counts())
 
     def start(self) -> None:
         if self._thread is not None:
@@ -465,15 +642,27 @@ class TranscriptionWorker:
             log.warning("%d utterances were not transcribed (stopped without draining)", lost)
 
     def _run(self) -> None:
+        self._prepare()
         while (job := self._next_job()) is not None:
             if isinstance(job, UtteranceEnded):
                 self._finish(job)
+            elif is_speculative(job):
+                self._guess(job)
             else:
                 self._preview(job)
-        log.debug("transcription worker done; %d stale partials skipped",
-                  self._queue.dropped_partials)
+        log.debug("transcription worker done: %s", self.stats())
 
-    def _next_job(self) -> UtteranceEnded | PartialWindow | None:
+    def _prepare(self) -> None:
+        prepare = getattr(self._transcriber, "prepare", None)
+        if prepare is None:
+            return
+        try:
+            prepare()
+        except ModelError as e:
+            # Every utterance will still get its (empty) final; the log says why.
+            log.error("%s", e)
+
+    def _next_job(self) -> Job | None:
         with self._wake:
             while True:
                 if self._stopping:
@@ -485,7 +674,12 @@ class TranscriptionWorker:
                     return job
                 self._wake.wait()
 
+    def _count(self, kind: str) -> None:
+        with self._wake:
+            self._passes[kind] += 1
+
     def _finish(self, job: UtteranceEnded) -> None:
+        self._count("final")
         try:
             text = self._transcriber.transcribe(job.audio)
         except Exception:
@@ -493,10 +687,25 @@ class TranscriptionWorker:
             log.exception("transcribing utterance %d failed; recording it as empty",
                           job.utterance_id)
             text = ""
-        self._send(FinalText(t=job.end, speaker=job.speaker, utterance_id=job.utterance_id,
-                             start=job.start, end=job.end, text=text))
+        self._send(final_text(job, text))
+
+    def _guess(self, job: PartialWindow) -> None:
+        self._count("speculative")
+        text: str | None
+        try:
+            text = self._transcriber.transcribe(job.audio)
+        except Exception:
+            # Broad on purpose: a failed guess is dropped and its final gets a pass of its own.
+            log.exception("speculative pass on utterance %d failed", job.utterance_id)
+            text = None
+        with self._wake:
+            reused = self._queue.guessed(job, text)
+            self._wake.notify()
+        if reused is not None:
+            self._send(final_text(reused.ended, reused.text))
 
     def _preview(self, job: PartialWindow) -> None:
+        self._count("partial")
         try:
             text = self._transcriber.transcribe(job.audio)
         except Exception:
@@ -517,3 +726,7 @@ class TranscriptionWorker:
             log.exception("emitting %s for utterance %s failed", type(event).__name__,
                           getattr(event, "utterance_id", "?"))
 
+
+def final_text(ended: UtteranceEnded, text: str) -> FinalText:
+    return FinalText(t=ended.end, speaker=ended.speaker, utterance_id=ended.utterance_id,
+                     start=ended.start, end=ended.end, text=text)

@@ -89,13 +89,20 @@ class UtteranceStarted(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class PartialWindow(Event):
-    """The utterance so far, emitted while the speaker is still talking."""
+    """The utterance so far, emitted while the speaker is still talking.
+
+    ``pause_last_voiced`` is set on the window sent when the speaker has just paused: the audio
+    time of the last voiced sample. Whisper starts the utterance's final pass on it; if the
+    utterance then ends with that same ``last_voiced`` the text is reused as its final text
+    (saving the end-silence wait and a second pass), otherwise it is thrown away.
+    """
 
     speaker: Speaker
     utterance_id: int
     start: float
     end: float
     audio: np.ndarray = field(default_factory=_no_audio, compare=False, repr=False)
+    pause_last_voiced: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from assist.asr import Transcriber, TranscriptionWorker
+from assist.asr import Transcriber, TranscriptionWorker, WorkerStats
 from assist.audio.segmenter import Segmenter
 from assist.audio.sources import AudioBlock, Source
 from assist.audio.vad import VoiceActivity, silero_vad
@@ -138,6 +138,10 @@ class Pipeline:
         """Utterances and partial windows waiting for Whisper."""
         return self._worker.pending()
 
+    def transcription_stats(self) -> WorkerStats:
+        """Whisper passes so far by kind, and how many speculative finals were reused."""
+        return self._worker.stats()
+
     # --- source thread ------------------------------------------------------------------------
 
     def _read_source(self) -> None:
@@ -211,16 +215,24 @@ class Pipeline:
             self._emit_all(self._session.handle(event))
 
     def _transcribe(self, event: UtteranceEnded | PartialWindow) -> None:
-        """Every utterance; partial windows only every asr.partial_every_s of new audio."""
+        """Every utterance; of the customer's, also the window sent as they pause (Whisper's
+        early start on the final) and a partial window every asr.partial_every_s of new audio
+        (trigger words in a long rant). The agent's words only go on the record: one pass each.
+        """
         if isinstance(event, UtteranceEnded):
             self._partial_sent.pop(event.utterance_id, None)
             self._worker.submit(event)
-            return
-        asr = self.config.asr
-        last = self._partial_sent.get(event.utterance_id, event.start)
-        if asr.partials and event.end - last >= asr.partial_every_s:
-            self._partial_sent[event.utterance_id] = event.end
+        elif event.speaker is Speaker.CUSTOMER and (event.pause_last_voiced is not None
+                                                    or self._partial_due(event)):
             self._worker.submit(event)
+
+    def _partial_due(self, window: PartialWindow) -> bool:
+        asr = self.config.asr
+        last = self._partial_sent.get(window.utterance_id, window.start)
+        if not asr.partials or window.end - last < asr.partial_every_s:
+            return False
+        self._partial_sent[window.utterance_id] = window.end
+        return True
 
     def _control(self, command: str) -> None:
         if command == "start_call" and not self._session:

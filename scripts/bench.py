@@ -10,7 +10,12 @@ writes as JSON:
 - start of a raised-voice utterance -> its first voice cue (no transcription involved);
 - Whisper's real-time factor; average CPU (% of one core) and peak resident memory over the
   whole run; memory at minute 1 and at the end;
-- start-up: from running `assist replay` to the event that says it is listening.
+- start-up: from running `assist replay` to the event that says it is listening;
+- per customer utterance: its length and both latencies, and Whisper's passes by kind (final,
+  speculative final started at a pause, partial) with how many guesses were reused.
+
+The machine may be shared, so CPU time (not only wall time) is reported for Whisper and the
+whole process, with the load average before and after.
 """
 
 from __future__ import annotations
@@ -37,10 +42,8 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assist.prompts import load_pack  # noqa: E402
-
 from assist import paths  # noqa: E402
-from assist.asr import load_transcriber  # noqa: E402
+from assist.asr import deferred_transcriber  # noqa: E402
 from assist.audio.sources import open_file  # noqa: E402
 from assist.config import Config, load_config  # noqa: E402
 from assist.events import (  # noqa: E402
@@ -56,6 +59,7 @@ from assist.events import (  # noqa: E402
     VoiceCue,
 )
 from assist.pipeline import Pipeline  # noqa: E402
+from assist.prompts import load_pack  # noqa: E402
 
 RAISED_AROUSAL = 0.5
 """A voice cue at or above this counts as 'raised voice' (the stage pack's voice rule sits here)."""
@@ -69,14 +73,22 @@ class TimedTranscriber:
 
     inner: object
     inject_delay_s: float = 0.0
-    passes: list[tuple[float, float]] = field(default_factory=list)  # (audio s, compute s)
+    passes: list[tuple[float, float, float]] = field(default_factory=list)  # audio, wall, cpu s
+    load_s: float = 0.0
+
+    def prepare(self) -> None:
+        """Load the model on the worker thread, as the CLI does (timed apart from the passes)."""
+        started = time.perf_counter()
+        self.inner.prepare()  # type: ignore[attr-defined]
+        self.load_s = time.perf_counter() - started
 
     def transcribe(self, audio: np.ndarray) -> str:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         text: str = self.inner.transcribe(audio)  # type: ignore[attr-defined]
+        cpu_s = time.process_time() - cpu  # CTranslate2's own threads included
         if self.inject_delay_s:
             time.sleep(self.inject_delay_s)
-        self.passes.append((len(audio) / 16_000, time.perf_counter() - started))
+        self.passes.append((len(audio) / 16_000, time.perf_counter() - started, cpu_s))
         return text
 
 
@@ -161,54 +173,92 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def summarize_latencies(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "median_s": round(statistics.median(values), 3) if values else None,
-            "p95_s": round(percentile(values, 95), 3) if values else None}  # type: ignore[dict-item]
+def summarize_latencies(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"n": 0, "median_s": None, "p95_s": None, "max_s": None}
+    return {"n": len(values), "median_s": round(statistics.median(values), 3),
+            "p95_s": round(percentile(values, 95), 3), "max_s": round(max(values), 3)}
 
 
-def latencies(seen: list[tuple[float, Event]]) -> dict[str, list[float]]:
-    """Per customer utterance: end -> prompt state, end -> final text; raised voice -> cue.
+@dataclass
+class UtteranceTiming:
+    """One customer utterance: when it was said and when the agent saw its results."""
+
+    utterance_id: int
+    start: float
+    last_voiced: float
+    ended_seen: float | None = None  # wall time the consumer saw UtteranceEnded
+    text_seen: float | None = None
+    prompt_seen: float | None = None
+    first_raised_cue_seen: float | None = None
+
+
+def timings(seen: list[tuple[float, Event]]) -> tuple[float, list[UtteranceTiming]]:
+    """The wall time audio time 0 was captured at, and every customer utterance's timing.
 
     At real pace audio time t was captured at wall time (start + t), where start is when the
     source said it was listening.
     """
     start = next(e.wall for _, e in seen
                  if isinstance(e, AudioState) and e.status is AudioStatus.LISTENING)
-
-    def audio_to_wall(t: float) -> float:
-        return start + t
-
-    ended = {e.utterance_id: e for _, e in seen
-             if isinstance(e, UtteranceEnded) and e.speaker is Speaker.CUSTOMER}
-    started = {e.utterance_id: e for _, e in seen
-               if isinstance(e, UtteranceStarted) and e.speaker is Speaker.CUSTOMER}
-    to_prompt: list[float] = []
-    to_text: list[float] = []
-    to_cue: list[float] = []
+    found = {e.utterance_id: UtteranceTiming(e.utterance_id, e.start, e.last_voiced)
+             for _, e in seen if isinstance(e, UtteranceEnded) and e.speaker is Speaker.CUSTOMER}
+    starts = {e.utterance_id: e.start for _, e in seen
+              if isinstance(e, UtteranceStarted) and e.speaker is Speaker.CUSTOMER}
     scored_id: int | None = None
-    first_cue: dict[int, float] = {}
-    peak_arousal: dict[int, float] = {}
     for when, event in seen:
-        if isinstance(event, FinalText) and event.utterance_id in ended and event.text.strip():
-            to_text.append(when - audio_to_wall(ended[event.utterance_id].last_voiced))
+        if isinstance(event, UtteranceEnded) and event.utterance_id in found:
+            found[event.utterance_id].ended_seen = when
+        elif isinstance(event, FinalText) and event.utterance_id in found and event.text.strip():
+            found[event.utterance_id].text_seen = when
         elif isinstance(event, UtteranceScored):
             scored_id = event.utterance_id
-        elif isinstance(event, LevelUpdate) and scored_id in ended:
-            to_prompt.append(when - audio_to_wall(ended[scored_id].last_voiced))
+        elif isinstance(event, LevelUpdate) and scored_id in found:
+            found[scored_id].prompt_seen = when
             scored_id = None
-        elif isinstance(event, VoiceCue):
-            peak_arousal[event.utterance_id] = max(peak_arousal.get(event.utterance_id, 0.0),
-                                                   event.arousal)
-            if event.arousal >= RAISED_AROUSAL and event.utterance_id not in first_cue:
-                first_cue[event.utterance_id] = when
-    for uid, when in first_cue.items():
-        if uid in started:
-            to_cue.append(when - audio_to_wall(started[uid].start))
-    return {"end_to_prompt": to_prompt, "end_to_text": to_text, "raised_voice_to_cue": to_cue}
+        elif (isinstance(event, VoiceCue) and event.arousal >= RAISED_AROUSAL
+              and event.utterance_id in found and event.utterance_id in starts
+              and found[event.utterance_id].first_raised_cue_seen is None):
+            found[event.utterance_id].first_raised_cue_seen = when
+    return start, sorted(found.values(), key=lambda u: u.start)
 
 
-def measure_startup(call: Path) -> float:
-    """Seconds from starting `assist replay --speed real` to its 'listening' event."""
+def latencies(seen: list[tuple[float, Event]]) -> dict[str, list[float]]:
+    """Per customer utterance: end -> prompt state, end -> final text; raised voice -> cue."""
+    start, utterances = timings(seen)
+    return {
+        "end_to_prompt": [u.prompt_seen - (start + u.last_voiced)
+                          for u in utterances if u.prompt_seen is not None],
+        "end_to_text": [u.text_seen - (start + u.last_voiced)
+                        for u in utterances if u.text_seen is not None],
+        "raised_voice_to_cue": [u.first_raised_cue_seen - (start + u.start)
+                                for u in utterances if u.first_raised_cue_seen is not None],
+        # What the pipeline adds once the segmenter has waited out the end silence.
+        "ended_to_text": [u.text_seen - u.ended_seen for u in utterances
+                          if u.text_seen is not None and u.ended_seen is not None],
+    }
+
+
+def utterance_rows(seen: list[tuple[float, Event]]) -> list[dict[str, float | int | None]]:
+    start, utterances = timings(seen)
+
+    def after(wall: float | None, audio_t: float) -> float | None:
+        return None if wall is None else round(wall - (start + audio_t), 3)
+
+    return [{"id": u.utterance_id, "start": round(u.start, 2),
+             "seconds": round(u.last_voiced - u.start, 2),
+             "end_to_text_s": after(u.text_seen, u.last_voiced),
+             "end_to_prompt_s": after(u.prompt_seen, u.last_voiced),
+             "raised_cue_after_start_s": after(u.first_raised_cue_seen, u.start)}
+            for u in utterances]
+
+
+def measure_startup(call: Path, runs: int = 3) -> list[float]:
+    """Seconds from starting `assist replay --speed real` to its 'listening' event, per run."""
+    return [startup_once(call) for _ in range(runs)]
+
+
+def startup_once(call: Path) -> float:
     started = time.perf_counter()
     with subprocess.Popen([sys.executable, "-m", "assist.cli", "replay", str(call), "--speed",
                            "real", "--json"], stdout=subprocess.PIPE, text=True,
@@ -225,12 +275,13 @@ def measure_startup(call: Path) -> float:
 
 
 def run_bench(call: Path, config: Config, inject_delay_s: float) -> dict[str, object]:
-    transcriber = TimedTranscriber(load_transcriber(None, config.asr), inject_delay_s)
+    transcriber = TimedTranscriber(deferred_transcriber(None, config.asr), inject_delay_s)
     consumer = OverlayLikeConsumer()
     sampler = ResourceSampler()
     source = open_file(call, speed="real", block_ms=config.audio.block_ms)
     pipeline = Pipeline(source, config, transcriber=transcriber, pack=load_pack(config.prompts.pack),
                         sinks=[consumer.queue.put])
+    load_before = os.getloadavg()
     sampler.start()
     wall_at = time.time()
     pipeline.start()
@@ -242,7 +293,25 @@ def run_bench(call: Path, config: Config, inject_delay_s: float) -> dict[str, ob
                   f"{sampler.samples[-1][2]:.0f} MB", file=sys.stderr, flush=True)
     sampler.stop()
     consumer.close()
-    return report(call, config, transcriber, consumer, sampler)
+    figures = report(call, config, transcriber, consumer, sampler)
+    figures["whisper"].update(passes_by_kind(pipeline, consumer.seen))  # type: ignore[attr-defined]
+    figures["load_average_1min"] = {"before": round(load_before[0], 2),
+                                    "after": round(os.getloadavg()[0], 2)}
+    figures["utterances"] = utterance_rows(consumer.seen)
+    return figures
+
+
+def passes_by_kind(pipeline: Pipeline, seen: list[tuple[float, Event]]) -> dict[str, object]:
+    stats = pipeline.transcription_stats()
+    speech_s = sum(e.end - e.start for _, e in seen if isinstance(e, UtteranceEnded))
+    passes = stats.final_passes + stats.speculative_passes + stats.partial_passes
+    return {"final_passes": stats.final_passes, "speculative_passes": stats.speculative_passes,
+            "partial_passes": stats.partial_passes,
+            "guesses_reused": stats.queue.reused_guesses,
+            "guesses_discarded": stats.queue.discarded_guesses,
+            "partials_dropped_unstarted": stats.queue.dropped_partials,
+            "speech_minutes": round(speech_s / 60, 2),
+            "passes_per_speech_minute": round(passes / (speech_s / 60), 1) if speech_s else None}
 
 
 def report(call: Path, config: Config, transcriber: TimedTranscriber,
@@ -251,28 +320,45 @@ def report(call: Path, config: Config, transcriber: TimedTranscriber,
     first, last = sampler.samples[0], sampler.samples[-1]
     wall = last[0] - first[0]
     minute_one = next((s[2] for s in sampler.samples if s[0] - first[0] >= 60), last[2])
-    audio_s = sum(a for a, _ in transcriber.passes)
-    compute_s = sum(c for _, c in transcriber.passes)
+    audio_s = sum(a for a, _, _ in transcriber.passes)
+    compute_s = sum(c for _, c, _ in transcriber.passes)
+    cpu_s = sum(c for _, _, c in transcriber.passes)
+    audio_minutes = sf.info(str(call)).duration / 60
     return {
         "call": call.name,
-        "audio_minutes": round(sf.info(str(call)).duration / 60, 2),
+        "audio_minutes": round(audio_minutes, 2),
         "machine": {"cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
                     "python": platform.python_version()},
         "model": str(config.asr.model or "tiny.en (packaged)"),
         "asr": {"beam_size": config.asr.beam_size, "compute_type": config.asr.compute_type,
                 "cpu_threads": config.asr.cpu_threads or os.cpu_count(),
-                "partials": config.asr.partials},
+                "partials": config.asr.partials, "partial_every_s": config.asr.partial_every_s},
         "segmenter": {"end_silence_ms": config.segmenter.end_silence_ms,
                       "partial_every_s": config.segmenter.partial_every_s},
         "end_to_prompt": summarize_latencies(lat["end_to_prompt"]),
         "end_to_text": summarize_latencies(lat["end_to_text"]),
+        "ended_to_text": summarize_latencies(lat["ended_to_text"]),
         "raised_voice_to_cue": summarize_latencies(lat["raised_voice_to_cue"]),
         "whisper": {"passes": len(transcriber.passes),
-                    "real_time_factor": round(compute_s / audio_s, 3) if audio_s else None},
+                    "model_load_s": round(transcriber.load_s, 2),
+                    "real_time_factor": round(compute_s / audio_s, 3) if audio_s else None,
+                    "cpu_s_per_audio_s": round(cpu_s / audio_s, 3) if audio_s else None,
+                    "cpu_s_per_call_minute": round(cpu_s / audio_minutes, 1)},
         "cpu_percent_of_one_core": round(100 * (last[1] - first[1]) / wall, 1) if wall else None,
+        "process_cpu_s_per_call_minute": round((last[1] - first[1]) / audio_minutes, 1),
         "memory_mb": {"peak": round(max(s[2] for s in sampler.samples), 1),
-                      "minute_1": round(minute_one, 1), "end": round(last[2], 1)},
+                      "minute_1": round(minute_one, 1), "end": round(last[2], 1),
+                      "per_minute": memory_per_minute(sampler)},
     }
+
+
+def memory_per_minute(sampler: ResourceSampler) -> list[float]:
+    """Resident memory at each whole minute of the run (flat means no leak)."""
+    first = sampler.samples[0][0]
+    marks: dict[int, float] = {}
+    for wall, _cpu, rss in sampler.samples:
+        marks.setdefault(int((wall - first) // 60), rss)
+    return [round(rss, 1) for _, rss in sorted(marks.items())]
 
 
 def main() -> int:
@@ -296,7 +382,8 @@ def main() -> int:
               file=sys.stderr, flush=True)
         startup = measure_startup(call)
         figures = run_bench(call, config, args.inject_delay)
-    figures["startup_s"] = round(startup, 2)
+    figures["startup_s"] = {"median": round(statistics.median(startup), 2),
+                            "runs": [round(s, 2) for s in startup]}
     figures["inject_delay_s"] = args.inject_delay
     args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(figures, indent=2))

@@ -449,9 +449,15 @@ def test_the_manager_request_call_escalates_and_stays() -> None:
 def test_the_abuse_call_sets_a_boundary_and_recovers() -> None:
     found = [c.stage for c in replay_transcript(CALLS / "calls" / "abuse_boundary.labels.json")]
     assert Stage.BOUNDARY in found
-    assert found[-1] is Stage.CLOSE
+    after = found[found.index(Stage.BOUNDARY) + 1:]
+    # Words alone: the apology takes it back onto the ladder; closing needs two calm replies,
+    # and the script has one (the voice, in the real replay, supplies the rest).
+    assert after and after[0] in LADDER and Stage.BOUNDARY not in after
 
 
-def test_the_slow_burn_climbs_in_order() -> None:
+def test_the_slow_burn_climbs_in_order_and_escalates() -> None:
     found = replay_transcript(CALLS / "calls" / "slow_burn.labels.json")
-    assert found and all(LADDER.index(c.stage) == LADDER.index(c.previous) + 1 for c in found)
+    ladder = (*LADDER, Stage.ESCALATE)
+    assert found and all(ladder.index(c.stage) == ladder.index(c.previous) + 1 for c in found)
+    assert found[-1].stage is Stage.ESCALATE
+    assert "offer solution" in found[-1].reason

@@ -193,3 +193,35 @@ def test_stop_mid_call_still_ends_the_call_cleanly() -> None:
     assert pipeline.wait(30)
     assert isinstance(seen[-1], CallEnded)
     assert seen[-1].reason == "stopped"
+
+
+class PacedListSource(ListSource):
+    """Ten times real pace: Whisper's stand-in has time to start on a pause before it ends."""
+
+    def blocks(self) -> Iterator[AudioBlock | AudioState]:
+        for item in super().blocks():
+            self._stop.wait(self.block / SAMPLE_RATE / 10)
+            yield item
+
+
+def test_customer_finals_reuse_the_pass_started_at_the_pause_and_agents_get_one_pass() -> None:
+    customer, agent = conversation()
+    model = DurationTranscriber()
+    seen: list[Event] = []
+    pipeline = Pipeline(PacedListSource(customer, agent), config(), transcriber=model,
+                        pack=load_pack("default"), sinks=[seen.append],
+                        vad_factory=EnergyActivityForTests)
+    pipeline.start()
+    assert pipeline.wait(60)
+    stats = pipeline.transcription_stats()
+    finals = [e for e in seen if isinstance(e, FinalText)]
+    assert len(finals) == len({f.utterance_id for f in finals}) == 7, "one final each"
+    assert [f.text for f in final_texts(seen) if f.speaker is Speaker.CUSTOMER] == CUSTOMER_LINES
+    # A customer's final either reuses the pass started at the pause, or (if the final came
+    # before that pass could start) gets its own; the agent's lines, which only go on the
+    # record, get one final pass each and no partial or speculative passes.
+    reused, discarded = stats.queue.reused_guesses, stats.queue.discarded_guesses
+    assert reused + discarded == len(CUSTOMER_LINES)
+    assert reused >= 1
+    assert stats.final_passes == len(AGENT_LINES) + discarded
+    assert model.calls == stats.final_passes + stats.speculative_passes + stats.partial_passes

@@ -1,20 +1,27 @@
-"""The supervisor's review flow in a real Chromium (Debian's, driven by Playwright)."""
+"""The supervisor's review flow in a real Chromium (Debian's, driven by Playwright): on
+synthetic calls, and on the bundled sample call replayed through the real pipeline."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from assist.config import StoreConfig
 from assist.events import CallStarted, FinalText, Speaker, Stage, StageChanged
 from assist.review import auth, create_app
 from assist.store import StoreSink, open_engine, queries, session_factory
+from assist.store.schema import Call
+from assist.store.summaries import summary_from_json
 from assist.store.testing import flagged_call_events
 
 pytestmark = pytest.mark.browser
@@ -37,15 +44,26 @@ def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     for event in [*calm, *flagged_call_events("flagged-1", "ann")]:
         sink(event)
     sink.close()
+    _add_supervisor(url)
+    return url
+
+
+def _add_supervisor(url: str) -> None:
     engine = open_engine(url)
     with session_factory(engine).begin() as session:
         queries.save_user(session, "sue", auth.hash_password(PASSWORD), dt.datetime.now(dt.UTC))
     engine.dispose()
-    return url
 
 
 @pytest.fixture
 def server(store_url: str) -> Iterator[str]:
+    with serving(store_url) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def serving(store_url: str) -> Iterator[str]:
+    """The review app on a free local port, in a thread, until the block ends."""
     import uvicorn
 
     engine = open_engine(store_url)
@@ -124,6 +142,88 @@ def test_supervisor_reviews_a_flagged_call(browser, server: str, store_url: str,
 
     _stranger_sees_nothing(browser, server)
     context.close()
+
+
+def _log_in(page, server: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(server + "/")
+    page.fill("input[name=name]", "sue")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(server + "/")
+
+
+@pytest.fixture
+def replayed_store(sample_call: Path, tmp_path: Path) -> str:
+    """A store holding the sample call, replayed by `assist replay --store` (real Whisper)."""
+    data_dir = tmp_path / "replayed"
+    done = subprocess.run(
+        [sys.executable, "-m", "assist.cli", "replay", str(sample_call), "--speed", "max",
+         "--store"], env={**os.environ, "ASSIST_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"},
+        capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    url = f"sqlite:///{data_dir / 'calls.sqlite3'}"
+    _add_supervisor(url)
+    return url
+
+
+@pytest.mark.slow
+def test_supervisor_reviews_the_replayed_sample_call(browser, replayed_store: str,
+                                                    tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    call = _the_only_call(replayed_store)
+    summary = summary_from_json(call.summary)
+    assert summary is not None
+    with serving(replayed_store) as server:
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        _log_in(page, server)
+
+        rows = page.locator("table.calls tbody tr")
+        expect(rows).to_have_count(1)
+        row = rows.first
+        expect(row).to_have_class("flagged")
+        expect(row).to_contain_text("peak anger at or above 0.75")
+        expect(row.locator("td.outcome")).to_have_text("calmed down")
+        expect(row.locator("td.peak")).to_have_text(f"{call.peak_anger:.2f}")
+
+        row.locator("a.call-link").click()
+        expect(page).to_have_url(f"{server}/calls/{call.id}")
+        expect(page.locator("#summary h2")).to_have_text("Summary: calmed down")
+        expect(page.locator("#summary-prompts tbody tr")).to_have_count(len(summary.prompts))
+        expect(page.locator("#summary-anger")).to_have_text(
+            f"peak {summary.peak_anger:.2f}, final {summary.final_anger:.2f}")
+        chart = page.locator("svg#timeline")
+        expect(chart).to_be_visible()
+        expect(chart.locator("rect.band")).to_have_count(len(call.stage_changes) + 1)
+        expect(page.locator("#transcript tbody tr")).to_have_count(len(call.utterances))
+        expect(page.locator("#transcript")).to_contain_text("third time")
+
+        page.click("#mark-reviewed")
+        expect(page.locator("#reviewed")).to_contain_text("yes, by sue")
+        page.fill("textarea[name=text]", "Refund and reship offered; calmed well.")
+        page.click("#add-note")
+        expect(page.locator("blockquote.note")).to_contain_text("calmed well")
+        page.screenshot(path=str(tmp_path / "review-sample-call.png"), full_page=True)
+        context.close()
+    reviewed = _the_only_call(replayed_store)
+    assert reviewed.reviewed and reviewed.reviewed_by == "sue"
+    assert [n.text for n in reviewed.notes] == ["Refund and reship offered; calmed well."]
+
+
+def _the_only_call(url: str) -> Call:
+    engine = open_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            [call_id] = session.scalars(select(Call.id)).all()
+            call = queries.get_call(session, call_id)
+            assert call is not None
+            return call
+    finally:
+        engine.dispose()
 
 
 def _live_alert_shows(page, store_url: str) -> None:

@@ -7,6 +7,7 @@ import json
 import random
 import re
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,9 @@ from assist.cli import main
 from assist.errors import PackError
 from assist.events import FinalText, PartialText, Speaker, TriggerHit, UtteranceEnded
 from assist.scoring import CallScorer, WordScorer
-from assist.scoring.evaluation import auc
+from assist.scoring.evaluation import Split, auc, load_goemotions
 from assist.scoring.fusion import fuse
+from assist.scoring.lexicon import BUILTIN_LEXICON, any_entry_pattern, find_hits
 from assist.scoring.settings import FusionWeights, ScoringSettings, parse_scoring_settings
 
 WORDS = WordScorer()
@@ -78,6 +80,84 @@ def test_evidence_names_the_words_and_why() -> None:
 
 def test_curly_apostrophes_match_like_straight_ones() -> None:
     assert anger("I don’t care what you say") == pytest.approx(anger("I don't care what you say"))
+
+
+@pytest.mark.parametrize(("off_sense", "plain"), [
+    ("Looks like a scam to me", "Looks a scam to me"),
+    ("It's like two hours and still nothing", "It's two hours and still nothing"),
+    ("Well, that is pretty bad service", "That is quite bad service"),
+])
+def test_warm_words_in_another_sense_do_not_soften_vader(off_sense: str, plain: str) -> None:
+    assert WORDS.score(off_sense).vader_compound == pytest.approx(WORDS.score(plain).vader_compound)
+    assert anger(off_sense) == pytest.approx(anger(plain))
+
+
+def test_a_polite_sentence_does_not_cancel_an_angry_one() -> None:
+    complaint = "The engineer broke my door and left a mess"
+    thanks = "thanks for listening, I appreciate it."
+    two_sentences = WORDS.score(f"{complaint}. {thanks.capitalize()}")
+    assert two_sentences.vader_compound > 0, "the whole turn reads as warm to VADER"
+    assert two_sentences.anger > anger(f"{complaint}, {thanks}") + 0.1
+    assert any("VADER" in e for e in two_sentences.evidence)
+    assert anger(f"The engineer came. {thanks.capitalize()}") < 0.05
+
+
+def test_liking_something_still_reads_as_warm() -> None:
+    assert WORDS.score("I really like it").vader_compound > 0.3
+    assert anger("I really like it") < 0.05
+
+
+@pytest.mark.parametrize("text", ["Bloody brilliant, thank you", "damn good job, cheers",
+                                  "hell yeah, that fixed it"])
+def test_swearing_that_praises_is_not_anger(text: str) -> None:
+    assert anger(text) < 0.1, WORDS.score(text).evidence
+
+
+def test_swearing_in_surprise_still_reports_the_trigger_but_adds_no_anger() -> None:
+    score = WORDS.score("holy shit that was fast, thanks")
+    assert score.triggers == (TriggerHit(name="profanity", words="shit"),)
+    assert score.anger < 0.1
+    assert anger("this shit never works") > 0.5
+
+
+def test_typed_emphasis_does_not_hide_a_word() -> None:
+    assert anger("I _hate_ this") == pytest.approx(anger("I hate this"))
+    assert anger("*never* again") == pytest.approx(anger("never again"))
+
+
+@pytest.mark.parametrize(("angry", "neutral"), [
+    ("Who do you think you are?", "Who do you think will win?"),
+    ("You are so condescending", "You are so helpful"),
+    ("I'm losing my patience with you", "I'm losing my signal in here"),
+    ("What's your problem", "What's your postcode"),
+    ("Every single time I ring it's the same story", "I ring my mum every Sunday"),
+    ("How is this even legal?", "How is the weather there?"),
+])
+def test_general_anger_vocabulary_beyond_the_call_centre_phrases(angry: str, neutral: str) -> None:
+    assert anger(angry) > anger(neutral) + 0.2
+    assert anger(angry) > 0.35
+
+
+def test_the_prefilter_finds_exactly_what_a_full_scan_finds() -> None:
+    """The one-search shortcut must never hide a hit the entry-by-entry scan would report."""
+    entries = BUILTIN_LEXICON
+    any_entry = any_entry_pattern(entries)
+    texts = ["my parcel never arrived", "thanks so much", "you people are useless",
+             "on hold for 40 minutes", "no problem at all", "a lovely day", "I am not angry",
+             "what a joke", "why can't you people ever answer a simple question?"]
+    for text in texts:
+        full = list(find_hits(text, entries))
+        assert bool(any_entry.search(text)) or not full, text
+
+
+def test_scoring_takes_under_a_millisecond_per_sentence(shared_data: Path) -> None:
+    """CPU time, so other work on the machine does not count; real comments, not made-up ones."""
+    comments = load_goemotions(shared_data / "goemotions-dev", Split.TUNE)[:1000]
+    started = time.process_time()
+    for comment in comments:
+        WORDS.score(comment.text)
+    per_sentence_ms = 1000.0 * (time.process_time() - started) / len(comments)
+    assert per_sentence_ms < 1.0, f"{per_sentence_ms:.2f} ms per sentence"
 
 
 def test_pack_lexicon_adds_to_the_built_ins() -> None:

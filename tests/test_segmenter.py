@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from audio_helpers import loud_spans, silence, speech, tone
 
-from assist.audio.segmenter import FRAME_S, Segmenter
+from assist.audio.segmenter import FRAME_S, PAUSE_S, Segmenter
 from assist.audio.vad import FRAME, EnergyActivityForTests, silero_vad
 from assist.config import SegmenterConfig
 from assist.events import (
@@ -129,18 +129,44 @@ def test_long_speech_is_cut_at_max_length_without_losing_audio() -> None:
     assert [s.utterance_id for s in starts] == [1, 2, 3]
 
 
-def test_partial_windows_grow_while_speaking() -> None:
+def test_partial_windows_start_at_confirmation_and_grow_while_speaking() -> None:
     events = segment(frames((0.0, 10), (0.9, 70), (0.0, 20)))
-    partials = of_type(events, PartialWindow)
+    (started,) = of_type(events, UtteranceStarted)
     (ended,) = of_type(events, UtteranceEnded)
-    assert len(partials) == 3  # at 0.64, 1.28 and 1.92 s into a 2.5 s utterance
-    for n, partial in enumerate(partials, start=1):
+    growing = [p for p in of_type(events, PartialWindow) if p.pause_last_voiced is None]
+    # The first as soon as the utterance is confirmed (5 voiced frames), then every 0.64 s.
+    assert growing[0].end == pytest.approx(started.t)
+    assert started.t - ended.start == pytest.approx((PREROLL_FRAMES + MIN_FRAMES) * FRAME_S)
+    assert len(growing) == 4  # at 0.42, 1.06, 1.70 and 2.34 s into the utterance
+    for n, partial in enumerate(growing):
         assert partial.utterance_id == ended.utterance_id
         assert partial.start == ended.start
-        assert partial.end - partial.start == pytest.approx(n * CONFIG.partial_every_s, abs=FRAME_S)
+        assert partial.end - growing[0].end == pytest.approx(n * CONFIG.partial_every_s,
+                                                              abs=FRAME_S)
         assert len(partial.audio) == round((partial.end - partial.start) * 16_000)
         assert partial.t < ended.t
         np.testing.assert_array_equal(partial.audio, ended.audio[: len(partial.audio)])
+
+
+def test_a_pause_sends_one_window_marked_with_the_last_voiced_sample() -> None:
+    events = segment(frames((0.0, 10), (0.9, 40), (0.0, 20)))
+    (ended,) = of_type(events, UtteranceEnded)
+    (pause,) = [p for p in of_type(events, PartialWindow) if p.pause_last_voiced is not None]
+    assert pause.pause_last_voiced == ended.last_voiced
+    assert pause.end - ended.last_voiced == pytest.approx(PAUSE_S)
+    assert pause.end < ended.end  # sent while the segmenter still waits out end_silence
+    np.testing.assert_array_equal(pause.audio, ended.audio[: len(pause.audio)])
+
+
+def test_speech_after_a_pause_leaves_the_pause_window_behind() -> None:
+    short_pause = END_FRAMES - 2
+    events = segment(frames((0.9, 20), (0.0, short_pause), (0.9, 20), (0.0, 20)))
+    (ended,) = of_type(events, UtteranceEnded)
+    pauses = [p for p in of_type(events, PartialWindow) if p.pause_last_voiced is not None]
+    assert len(pauses) == 2  # one per pause, not one per silent frame
+    assert pauses[0].pause_last_voiced == pytest.approx(20 * FRAME_S)
+    assert pauses[0].pause_last_voiced != ended.last_voiced
+    assert pauses[1].pause_last_voiced == ended.last_voiced
 
 
 def test_no_partials_when_disabled() -> None:

@@ -15,7 +15,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from assist.asr import TranscriptionQueue, TranscriptionWorker, load_transcriber
+from assist.asr import (
+    Transcriber,
+    TranscriptionQueue,
+    TranscriptionWorker,
+    deferred_transcriber,
+    load_transcriber,
+)
 from assist.config import AsrConfig
 from assist.events import (
     SAMPLE_RATE,
@@ -50,6 +56,16 @@ def partial(utterance_id: int, seconds: float) -> PartialWindow:
     return PartialWindow(t=start + seconds, speaker=Speaker.CUSTOMER, utterance_id=utterance_id,
                          start=start, end=start + seconds,
                          audio=marked_audio(utterance_id, seconds))
+
+
+def pause(utterance_id: int, last_voiced_after: float) -> PartialWindow:
+    """The window sent as the speaker paused, 0.16 s after their last voiced sample."""
+    start = float(utterance_id * 10)
+    seconds = last_voiced_after + 0.16
+    return PartialWindow(t=start + seconds, speaker=Speaker.CUSTOMER, utterance_id=utterance_id,
+                         start=start, end=start + seconds,
+                         audio=marked_audio(utterance_id, seconds),
+                         pause_last_voiced=start + last_voiced_after)
 
 
 def describe(audio: np.ndarray) -> str:
@@ -97,6 +113,66 @@ def test_same_id_from_two_speakers_is_two_utterances() -> None:
     q.add(final(7, Speaker.AGENT))
     q.add(partial(7, 1.5))
     assert len(q) == 2
+
+
+def test_queue_reuses_a_ready_guess_for_the_final_that_ends_at_the_same_sample() -> None:
+    q = TranscriptionQueue(max_pending=8)
+    window = pause(1, 1.8)
+    assert q.add(window) is None
+    assert q.take() is window
+    assert q.guessed(window, "my order never came") is None
+    reused = q.add(final(1))
+    assert reused is not None and reused.ended.utterance_id == 1
+    assert reused.text == "my order never came"
+    assert len(q) == 0 and q.take() is None
+    assert (q.reused_guesses, q.discarded_guesses) == (1, 0)
+
+
+def test_queue_discards_the_guess_when_the_speaker_went_on() -> None:
+    q = TranscriptionQueue(max_pending=8)
+    window = pause(1, 1.0)
+    q.add(window)
+    q.take()
+    q.guessed(window, "my order")
+    assert q.add(final(1)) is None  # final(1) was last voiced at 1.8 s, not 1.0 s
+    assert isinstance(q.take(), UtteranceEnded)
+    assert (q.reused_guesses, q.discarded_guesses) == (0, 1)
+
+
+def test_queue_final_arriving_during_its_guess_waits_for_that_pass() -> None:
+    q = TranscriptionQueue(max_pending=8)
+    window = pause(1, 1.8)
+    q.add(window)
+    q.take()
+    assert q.add(final(1)) is None
+    assert (len(q), q.finals) == (1, 1)
+    assert q.take() is None  # nothing to start: the running pass answers the final
+    reused = q.guessed(window, "text")
+    assert reused is not None and (reused.ended.utterance_id, reused.text) == (1, "text")
+    assert (len(q), q.finals) == (0, 0)
+
+
+def test_queue_final_whose_guess_failed_gets_its_own_pass() -> None:
+    q = TranscriptionQueue(max_pending=8)
+    window = pause(1, 1.8)
+    q.add(window)
+    q.take()
+    q.add(final(1))
+    assert q.guessed(window, None) is None
+    job = q.take()
+    assert isinstance(job, UtteranceEnded) and job.utterance_id == 1
+
+
+def test_queue_guesses_share_the_finals_stack_and_a_final_replaces_its_queued_guess() -> None:
+    q = TranscriptionQueue(max_pending=8)
+    for event in (partial(5, 1.5), final(1), pause(2, 1.8), pause(3, 1.8)):
+        q.add(event)
+    q.add(final(3))  # its guess had not started: the final pass is the only one needed
+    taken = [q.take() for _ in range(len(q))]
+    assert [(type(e).__name__, e.utterance_id) for e in taken if e] == [
+        ("UtteranceEnded", 3), ("PartialWindow", 2), ("UtteranceEnded", 1),
+        ("PartialWindow", 5)]
+    assert q.discarded_guesses == 1
 
 
 # --- the thread, with a model the test lets go one call at a time --------------------------------
@@ -201,6 +277,47 @@ def test_a_partial_overtaken_while_decoding_is_not_emitted(gated: Gated) -> None
     out.assert_nothing_more()
 
 
+def test_a_guessed_final_is_emitted_once_without_a_second_pass(gated: Gated) -> None:
+    model, out, worker = gated
+    worker.submit(pause(1, 1.8))
+    assert model.next_call() == "u1 1.96s"
+    model.release()
+    out.assert_nothing_more()  # a guess says nothing until the utterance really ends
+    worker.submit(final(1))
+    (event,) = out.take(1)
+    assert isinstance(event, FinalText) and (event.utterance_id, event.end) == (1, 12.0)
+    assert event.text == "u1 1.96s"
+    out.assert_nothing_more()
+    assert model.started.empty()
+    stats = worker.stats()
+    assert (stats.final_passes, stats.speculative_passes, stats.queue.reused_guesses) == (0, 1, 1)
+
+
+def test_a_final_that_arrives_mid_guess_takes_its_text_when_it_is_done(gated: Gated) -> None:
+    model, out, worker = gated
+    worker.submit(pause(1, 1.8))
+    model.next_call()
+    worker.submit(final(1))
+    out.assert_nothing_more()
+    model.release()
+    assert labels(out.take(1)) == ["final u1 1.96s"]
+    out.assert_nothing_more()
+    assert worker.stats().final_passes == 0
+
+
+def test_when_speech_resumed_after_the_guess_the_final_gets_its_own_pass(gated: Gated) -> None:
+    model, out, worker = gated
+    worker.submit(pause(1, 1.0))
+    model.next_call()
+    model.release()
+    worker.submit(final(1))
+    assert model.next_call() == "u1 2s"
+    model.release()
+    assert labels(out.take(1)) == ["final u1 2s"]
+    out.assert_nothing_more()
+    assert worker.stats().queue.discarded_guesses == 1
+
+
 def test_submit_never_blocks_and_partials_stay_bounded(gated: Gated) -> None:
     model, _out, worker = gated
     worker.submit(final(1))
@@ -282,14 +399,49 @@ def test_stop_without_draining_drops_the_backlog(caplog: pytest.LogCaptureFixtur
 # --- the real model through the worker ------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_real_whisper_through_the_worker_partial_then_final() -> None:
+class CountingTranscriber:
+    def __init__(self, inner: Transcriber) -> None:
+        self.inner = inner
+        self.passes = 0
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        self.passes += 1
+        return self.inner.transcribe(audio)
+
+
+def jfk_speech() -> np.ndarray:
     if not JFK.is_file():
         pytest.skip(f"real speech not found at {JFK} (../shared/data/speech-wer)")
     from scipy.signal import resample_poly
 
     audio, rate = sf.read(JFK, dtype="float32", always_2d=True)
-    speech = resample_poly(audio.mean(axis=1), 160, rate // 100).astype(np.float32)
+    return resample_poly(audio.mean(axis=1), 160, rate // 100).astype(np.float32)
+
+
+@pytest.mark.slow
+def test_real_whisper_guess_at_the_pause_becomes_the_final_in_one_pass() -> None:
+    speech = jfk_speech()
+    model = CountingTranscriber(deferred_transcriber(None, AsrConfig()))
+    out = Collector()
+    worker = TranscriptionWorker(model, out)
+    worker.start()
+    paused_at = len(speech) / SAMPLE_RATE
+    worker.submit(PartialWindow(t=paused_at, speaker=Speaker.CUSTOMER, utterance_id=1, start=0.0,
+                                end=paused_at, audio=speech, pause_last_voiced=paused_at - 0.16))
+    ended = np.concatenate([speech, np.zeros(SAMPLE_RATE // 4, np.float32)])
+    worker.submit(UtteranceEnded(t=paused_at + 0.25, speaker=Speaker.CUSTOMER, utterance_id=1,
+                                 start=0.0, end=paused_at + 0.25, last_voiced=paused_at - 0.16,
+                                 audio=ended))
+    worker.stop(drain=True)
+    (last,) = out.take(1)
+    assert isinstance(last, FinalText) and last.end == pytest.approx(paused_at + 0.25)
+    assert "ask not what your country can do for you" in last.text.lower().replace(",", "")
+    assert model.passes == 1
+
+
+@pytest.mark.slow
+def test_real_whisper_through_the_worker_partial_then_final() -> None:
+    speech = jfk_speech()
     out = Collector()
     worker = TranscriptionWorker(load_transcriber(None, AsrConfig()), out)
     worker.start()

@@ -92,3 +92,10 @@ def test_mild_swearing_is_frustration_not_abuse() -> None:
     assert MATCHER.find(text) == (), "mild words must not force 'set a boundary'"
     assert WordScorer().score(text).anger > 0.4
     assert [h.name for h in MATCHER.find("this is fucking ridiculous")] == ["profanity"]
+
+
+def test_a_manager_demand_survives_a_misheard_verb() -> None:
+    matcher = TriggerMatcher({})
+    hits = matcher.find("I'm not going through this again, but me from your manager right now.")
+    assert [h.name for h in hits] == ["manager_request"]
+    assert matcher.find("I will ask my manager about the refund later") == ()

@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 
 import numpy as np
-from assist.prompts import load_pack
 
 from assist.audio.sources import AudioBlock
 from assist.audio.vad import EnergyActivityForTests
@@ -23,6 +22,7 @@ from assist.events import (
     VoiceCue,
 )
 from assist.pipeline import Pipeline, final_texts
+from assist.prompts import load_pack
 
 UTTERANCES = 8
 SPEECH_S = 1.2

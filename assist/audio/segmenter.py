@@ -6,6 +6,10 @@ into 32 ms frames and each frame's speech probability moves the machine:
     idle --(p >= threshold)--> candidate --(voiced >= min_speech)--> speaking
     candidate/speaking --(end_silence of p < threshold - 0.15)--> idle
 
+While a confirmed utterance goes on, a ``PartialWindow`` (the audio so far) goes out at once,
+then every ``partial_every_s``, and once more when the speaker pauses for ``PAUSE_S`` (marked
+with ``pause_last_voiced`` so that Whisper can start the final pass early).
+
 A candidate that never gathers ``min_speech_ms`` of voiced frames is dropped without a
 trace (coughs, clicks), so every ``UtteranceStarted`` is followed by exactly one
 ``UtteranceEnded`` with the same id. Time is whatever the caller passes in: the
@@ -39,6 +43,12 @@ FRAME_S = FRAME / SAMPLE_RATE
 HYSTERESIS = 0.15
 """Speech continues above ``threshold - HYSTERESIS`` (the gap Silero's own VADIterator uses)."""
 
+PAUSE_S = 5 * FRAME_S
+"""Silence (160 ms) after which the speaker has probably finished. The window sent then lets
+Whisper start the final pass while the segmenter still waits out ``end_silence_ms``; gaps
+between words in running speech are mostly shorter, and a pause that turns out to be
+mid-sentence only costs the pass that is thrown away."""
+
 GAP_TOLERANCE_S = 0.5 * FRAME_S
 """A block whose time is further than this from where the last one ended starts a new stretch."""
 
@@ -54,6 +64,7 @@ class _Utterance:
     silence_s: float = 0.0
     utterance_id: int | None = None  # set once confirmed (enough voiced frames)
     next_partial: float = 0.0
+    pause_sent: bool = False  # the window for the current pause has gone out
 
     @property
     def confirmed(self) -> bool:
@@ -132,6 +143,7 @@ class Segmenter:
             utterance.voiced_s += FRAME_S
             utterance.last_voiced = frame_end
             utterance.silence_s = 0.0
+            utterance.pause_sent = False
         else:
             utterance.silence_s += FRAME_S
         return self._advance(utterance, frame_end, voiced=utterance.silence_s == 0.0)
@@ -158,15 +170,25 @@ class Segmenter:
             # Speech goes on: what follows the cut is a new candidate with no pre-roll, since
             # that audio already went out with the utterance just ended.
             self._utterance = _Utterance(start=now, last_voiced=now)
-        elif voiced and config.partial_every_s > 0 and now >= utterance.next_partial - 1e-6:
-            events.append(self._partial(utterance, now))
+        elif config.partial_every_s > 0:
+            events += self._windows_due(utterance, now, voiced=voiced)
         return events
+
+    def _windows_due(self, utterance: _Utterance, now: float, *, voiced: bool) -> list[Event]:
+        """A partial window every ``partial_every_s`` of speech, and one as a pause begins."""
+        if voiced and now >= utterance.next_partial - 1e-6:
+            return [self._partial(utterance, now)]
+        if not voiced and not utterance.pause_sent and utterance.silence_s >= PAUSE_S - 1e-6:
+            return [self._pause(utterance, now)]
+        return []
 
     # --- events ----------------------------------------------------------------------------
 
     def _confirm(self, utterance: _Utterance, now: float) -> UtteranceStarted:
         utterance.utterance_id = next(self._ids)
-        utterance.next_partial = utterance.start + self._config.partial_every_s
+        # The first window goes out at once: the voice path can then flag a caller who starts
+        # out shouting about half a second after the first syllable.
+        utterance.next_partial = now
         return UtteranceStarted(t=now, speaker=self._speaker, utterance_id=utterance.utterance_id,
                                 start=utterance.start)
 
@@ -177,6 +199,13 @@ class Segmenter:
             utterance.next_partial += every
         return PartialWindow(t=now, speaker=self._speaker, utterance_id=utterance.utterance_id,
                              start=utterance.start, end=now, audio=utterance.audio())
+
+    def _pause(self, utterance: _Utterance, now: float) -> PartialWindow:
+        assert utterance.utterance_id is not None
+        utterance.pause_sent = True
+        return PartialWindow(t=now, speaker=self._speaker, utterance_id=utterance.utterance_id,
+                             start=utterance.start, end=now, audio=utterance.audio(),
+                             pause_last_voiced=utterance.last_voiced)
 
     def _ended(self, utterance: _Utterance, *, t: float, end: float) -> UtteranceEnded:
         assert utterance.utterance_id is not None

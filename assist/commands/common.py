@@ -57,9 +57,14 @@ def agent_channel(value: str) -> str | None:
 
 
 def load_transcriber(args: argparse.Namespace, config: Config) -> Any:
-    from assist.asr import load_transcriber as load
+    """The Whisper model, found now (a wrong --model fails here) but loaded on first use.
 
-    return load(getattr(args, "model", None), config.asr)
+    The pipeline's worker thread loads it while the audio source is already listening, so
+    start-up does not wait for CTranslate2 and the weights.
+    """
+    from assist.asr import deferred_transcriber
+
+    return deferred_transcriber(getattr(args, "model", None), config.asr)
 
 
 def load_pack(args: argparse.Namespace, config: Config) -> Any:

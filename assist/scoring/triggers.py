@@ -27,6 +27,10 @@ BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
         r"escalate (?:this|it|my (?:complaint|case|issue))",
         r"someone (?:higher up|more senior|senior|in charge|above you)",
         rf"(?:where is|who is) your {_STAFF}",
+        # A demand whose verb was lost to a noisy line: "get me your manager right now" is often
+        # heard as "... me from your manager right now"; the object and the urgency survive.
+        rf"me (?!speak|talk)(?:\w+ ){{0,2}}(?:a |your |the ){_STAFF}",
+        rf"your {_STAFF},? (?:right now|now|immediately|please)",
     ),
     "cancel_threat": (
         r"cancel (?:my|the|this|our) (?:account|subscription|contract|service|order|"

@@ -19,6 +19,7 @@ from assist.store.summaries import rebuild_summary, summary_from_json
 from assist.summary import render_card
 
 ALERT_STAGES = (Stage.ESCALATE.value, Stage.BOUNDARY.value)
+OUTCOMES = tuple(o.value for o in Outcome)  # what the list can filter calls.outcome by
 LIKE_ESCAPE = "\\"
 DEFAULT_LIMIT = 200
 
@@ -174,9 +175,6 @@ def find_call(session: Session, call_id: str, agent: str) -> Call | None:
     """One of ``agent``'s calls, with everything recorded about it."""
     call = get_call(session, call_id)
     return call if call is not None and call.agent == agent else None
-
-
-OUTCOMES = tuple(o.value for o in Outcome)
 
 
 # --- export ----------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 The pipeline's coordinator must never wait on a database, so ``__call__`` only enqueues; the
 writer thread commits each event as it arrives (see :class:`CallRecorder`). Killing the
 process therefore loses at most the event being written, and the next start marks the call
-it interrupted as ended abruptly.
+it interrupted as ended abruptly, with a summary rebuilt from what was stored.
 """
 
 from __future__ import annotations
