@@ -7,7 +7,9 @@ writes as JSON:
 
 - end of a customer utterance (its last voiced sample) -> the prompt state it causes
   (the LevelUpdate/StageChanged after its score), and -> its final text: median and p95;
-- start of a raised-voice utterance -> its first voice cue (no transcription involved);
+- start of a raised-voice utterance -> its first voice cue (no transcription involved), from
+  the utterance's start (which includes the segmenter's pre-roll) and from its first voiced
+  frame;
 - Whisper's real-time factor; average CPU (% of one core) and peak resident memory over the
   whole run; memory at minute 1 and at the end;
 - start-up: from running `assist replay` to the event that says it is listening;
@@ -187,13 +189,33 @@ class UtteranceTiming:
     utterance_id: int
     start: float
     last_voiced: float
+    onset: float = 0.0  # first voiced frame (start + the pre-roll the segmenter kept)
     ended_seen: float | None = None  # wall time the consumer saw UtteranceEnded
     text_seen: float | None = None
     prompt_seen: float | None = None
     first_raised_cue_seen: float | None = None
 
 
-def timings(seen: list[tuple[float, Event]]) -> tuple[float, list[UtteranceTiming]]:
+def onsets(seen: list[tuple[float, Event]], preroll_s: float) -> dict[int, float]:
+    """Audio time of each customer utterance's first voiced frame.
+
+    An utterance starts ``preroll_s`` before its first voiced frame, unless the previous one
+    ended less than that before (the pre-roll is then cut short and the onset unknown: the
+    start itself is used, which overstates the latency).
+    """
+    found: dict[int, float] = {}
+    previous_end = float("-inf")
+    for _, event in seen:
+        if isinstance(event, UtteranceEnded) and event.speaker is Speaker.CUSTOMER:
+            previous_end = event.end
+        elif isinstance(event, UtteranceStarted) and event.speaker is Speaker.CUSTOMER:
+            full = event.start - previous_end >= preroll_s - 1e-6 and event.start >= preroll_s
+            found[event.utterance_id] = event.start + (preroll_s if full else 0.0)
+    return found
+
+
+def timings(seen: list[tuple[float, Event]],
+            preroll_s: float = 0.0) -> tuple[float, list[UtteranceTiming]]:
     """The wall time audio time 0 was captured at, and every customer utterance's timing.
 
     At real pace audio time t was captured at wall time (start + t), where start is when the
@@ -205,6 +227,9 @@ def timings(seen: list[tuple[float, Event]]) -> tuple[float, list[UtteranceTimin
              for _, e in seen if isinstance(e, UtteranceEnded) and e.speaker is Speaker.CUSTOMER}
     starts = {e.utterance_id: e.start for _, e in seen
               if isinstance(e, UtteranceStarted) and e.speaker is Speaker.CUSTOMER}
+    for uid, onset in onsets(seen, preroll_s).items():
+        if uid in found:
+            found[uid].onset = onset
     scored_id: int | None = None
     for when, event in seen:
         if isinstance(event, UtteranceEnded) and event.utterance_id in found:
@@ -223,9 +248,9 @@ def timings(seen: list[tuple[float, Event]]) -> tuple[float, list[UtteranceTimin
     return start, sorted(found.values(), key=lambda u: u.start)
 
 
-def latencies(seen: list[tuple[float, Event]]) -> dict[str, list[float]]:
+def latencies(seen: list[tuple[float, Event]], preroll_s: float) -> dict[str, list[float]]:
     """Per customer utterance: end -> prompt state, end -> final text; raised voice -> cue."""
-    start, utterances = timings(seen)
+    start, utterances = timings(seen, preroll_s)
     return {
         "end_to_prompt": [u.prompt_seen - (start + u.last_voiced)
                           for u in utterances if u.prompt_seen is not None],
@@ -233,14 +258,17 @@ def latencies(seen: list[tuple[float, Event]]) -> dict[str, list[float]]:
                         for u in utterances if u.text_seen is not None],
         "raised_voice_to_cue": [u.first_raised_cue_seen - (start + u.start)
                                 for u in utterances if u.first_raised_cue_seen is not None],
+        "raised_voice_onset_to_cue": [u.first_raised_cue_seen - (start + u.onset)
+                                      for u in utterances if u.first_raised_cue_seen is not None],
         # What the pipeline adds once the segmenter has waited out the end silence.
         "ended_to_text": [u.text_seen - u.ended_seen for u in utterances
                           if u.text_seen is not None and u.ended_seen is not None],
     }
 
 
-def utterance_rows(seen: list[tuple[float, Event]]) -> list[dict[str, float | int | None]]:
-    start, utterances = timings(seen)
+def utterance_rows(seen: list[tuple[float, Event]],
+                   preroll_s: float) -> list[dict[str, float | int | None]]:
+    start, utterances = timings(seen, preroll_s)
 
     def after(wall: float | None, audio_t: float) -> float | None:
         return None if wall is None else round(wall - (start + audio_t), 3)
@@ -249,7 +277,8 @@ def utterance_rows(seen: list[tuple[float, Event]]) -> list[dict[str, float | in
              "seconds": round(u.last_voiced - u.start, 2),
              "end_to_text_s": after(u.text_seen, u.last_voiced),
              "end_to_prompt_s": after(u.prompt_seen, u.last_voiced),
-             "raised_cue_after_start_s": after(u.first_raised_cue_seen, u.start)}
+             "raised_cue_after_start_s": after(u.first_raised_cue_seen, u.start),
+             "raised_cue_after_onset_s": after(u.first_raised_cue_seen, u.onset)}
             for u in utterances]
 
 
@@ -297,7 +326,7 @@ def run_bench(call: Path, config: Config, inject_delay_s: float) -> dict[str, ob
     figures["whisper"].update(passes_by_kind(pipeline, consumer.seen))  # type: ignore[attr-defined]
     figures["load_average_1min"] = {"before": round(load_before[0], 2),
                                     "after": round(os.getloadavg()[0], 2)}
-    figures["utterances"] = utterance_rows(consumer.seen)
+    figures["utterances"] = utterance_rows(consumer.seen, config.segmenter.preroll_ms / 1000)
     return figures
 
 
@@ -316,7 +345,7 @@ def passes_by_kind(pipeline: Pipeline, seen: list[tuple[float, Event]]) -> dict[
 
 def report(call: Path, config: Config, transcriber: TimedTranscriber,
            consumer: OverlayLikeConsumer, sampler: ResourceSampler) -> dict[str, object]:
-    lat = latencies(consumer.seen)
+    lat = latencies(consumer.seen, config.segmenter.preroll_ms / 1000)
     first, last = sampler.samples[0], sampler.samples[-1]
     wall = last[0] - first[0]
     minute_one = next((s[2] for s in sampler.samples if s[0] - first[0] >= 60), last[2])
@@ -339,6 +368,7 @@ def report(call: Path, config: Config, transcriber: TimedTranscriber,
         "end_to_text": summarize_latencies(lat["end_to_text"]),
         "ended_to_text": summarize_latencies(lat["ended_to_text"]),
         "raised_voice_to_cue": summarize_latencies(lat["raised_voice_to_cue"]),
+        "raised_voice_onset_to_cue": summarize_latencies(lat["raised_voice_onset_to_cue"]),
         "whisper": {"passes": len(transcriber.passes),
                     "model_load_s": round(transcriber.load_s, 2),
                     "real_time_factor": round(compute_s / audio_s, 3) if audio_s else None,

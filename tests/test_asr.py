@@ -277,6 +277,52 @@ def test_a_broken_model_directory_is_a_model_error(tmp_path: Path) -> None:
         WhisperTranscriber(fake_model(tmp_path / "broken"), AsrConfig())
 
 
+# --- deferred loading and the short encoder window ----------------------------------------------
+
+
+def test_a_deferred_model_is_found_at_once_and_loaded_only_when_used(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="--model names no usable Whisper model"):
+        asr.deferred_transcriber(str(tmp_path / "missing"), AsrConfig())
+    deferred = asr.deferred_transcriber(str(fake_model(tmp_path / "broken")), AsrConfig())
+    with pytest.raises(ModelError, match="cannot load the Whisper model"):
+        deferred.prepare()
+    started = time.perf_counter()
+    with pytest.raises(ModelError, match="cannot load the Whisper model"):
+        deferred.transcribe(np.zeros(SAMPLE_RATE, np.float32))
+    assert time.perf_counter() - started < 0.1  # the failure is remembered, not retried
+
+
+def test_the_replay_command_does_not_load_ctranslate2_before_listening() -> None:
+    """Start-up: the CLI's model step must leave CTranslate2 to the worker thread."""
+    import subprocess
+    import sys
+
+    code = ("import argparse, sys, time; from assist.commands import common; "
+            "from assist.config import Config; t0 = time.perf_counter(); "
+            "model = common.load_transcriber(argparse.Namespace(model=None), Config()); "
+            "print(round(time.perf_counter() - t0, 3), 'ctranslate2' in sys.modules, "
+            "type(model).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}).stdout.split()
+    seconds, loaded, kind = float(out[0]), out[1], out[2]
+    assert (loaded, kind) == ("False", "DeferredTranscriber")
+    assert seconds < 1.0
+
+
+@pytest.mark.parametrize(("seconds", "window"), [
+    (0.5, 10), (4.9, 10), (5.1, 15), (11.0, 20), (24.9, 30), (29.0, 30)])
+def test_encoder_window_leaves_five_seconds_of_padding_in_steps_of_five(
+        seconds: float, window: int) -> None:
+    assert asr.encoder_window_s(int(seconds * SAMPLE_RATE)) == window
+
+
+def test_compression_ratio_flags_a_decoder_loop() -> None:
+    looping = "asked and so my fellow Americans " * 10
+    assert asr.compression_ratio(looping) > asr.MAX_COMPRESSION_RATIO
+    assert asr.compression_ratio("And so my fellow Americans, ask not.") < 1.5
+    assert asr.compression_ratio("") == 0.0
+
+
 # --- the real model on real speech --------------------------------------------------------------
 
 
@@ -323,6 +369,31 @@ def test_tiny_en_word_error_rate_on_real_speech(tiny_en: WhisperTranscriber) -> 
     wer = word_error_rate(tiny_en, speech_cases())
     print(f"tiny.en WER over speech-wer: {wer:.1%}")
     assert wer <= MAX_WER
+
+
+@pytest.mark.slow
+def test_short_encoder_window_reads_as_well_as_the_full_one_and_faster(
+        tiny_en: WhisperTranscriber) -> None:
+    """The short window must not cost accuracy (faster-whisper's own 30 s loop as reference)."""
+    cases = speech_cases()
+    short = [tiny_en.segments(audio) for _, audio, _ in cases]
+    started = time.perf_counter()
+    full = [tiny_en._segments_in_30s_windows(audio) for _, audio, _ in cases]
+    full_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for _, audio, _ in cases:
+        tiny_en.segments(audio)
+    short_s = time.perf_counter() - started
+    errors = {"short": 0, "full": 0}
+    words = 0
+    for (_, _, reference), mine, theirs in zip(cases, short, full, strict=True):
+        ref = normalise(reference)
+        words += len(ref)
+        errors["short"] += edit_distance(ref, normalise(join_heard(mine)))
+        errors["full"] += edit_distance(ref, normalise(join_heard(theirs)))
+    print(f"errors {errors} of {words} words; {short_s:.2f} s against {full_s:.2f} s")
+    assert errors["short"] <= errors["full"] + 1
+    assert short_s < full_s
 
 
 @pytest.mark.slow

@@ -89,6 +89,7 @@ def test_cli_transcribe_prints_a_timed_transcript(shared_data: Path) -> None:
 
 def test_cli_replay_json_is_one_event_per_line(shared_data: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "assist.cli", "replay", "--json",
+                             "--customer-channel", "mono", "--agent-channel", "none",
                              str(shared_data / "speech-wer" / "jfk.flac")],
                             capture_output=True, text=True, timeout=300,
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
@@ -99,5 +100,5 @@ def test_cli_replay_json_is_one_event_per_line(shared_data: Path) -> None:
     assert {"UtteranceStarted", "UtteranceEnded", "FinalText", "VoiceCue",
             "UtteranceScored"} <= set(types)
     finals = [e for e in events if e["type"] == "FinalText"]
-    assert all(e["speaker"] == "customer" for e in finals)  # mono: all customer
+    assert all(e["speaker"] == "customer" for e in finals)  # no agent channel: all customer
     assert overlap("ask not what your country can do for you", " ".join(e["text"] for e in finals)) > 0.8

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from audio_helpers import loud_spans, silence, speech, tone
 
-from assist.audio.segmenter import FRAME_S, PAUSE_S, Segmenter
+from assist.audio.segmenter import FIRST_WINDOW_VOICED_S, FRAME_S, PAUSE_S, Segmenter
 from assist.audio.vad import FRAME, EnergyActivityForTests, silero_vad
 from assist.config import SegmenterConfig
 from assist.events import (
@@ -129,15 +129,16 @@ def test_long_speech_is_cut_at_max_length_without_losing_audio() -> None:
     assert [s.utterance_id for s in starts] == [1, 2, 3]
 
 
-def test_partial_windows_start_at_confirmation_and_grow_while_speaking() -> None:
+def test_partial_windows_start_after_enough_speech_and_grow_while_speaking() -> None:
     events = segment(frames((0.0, 10), (0.9, 70), (0.0, 20)))
     (started,) = of_type(events, UtteranceStarted)
     (ended,) = of_type(events, UtteranceEnded)
     growing = [p for p in of_type(events, PartialWindow) if p.pause_last_voiced is None]
-    # The first as soon as the utterance is confirmed (5 voiced frames), then every 0.64 s.
-    assert growing[0].end == pytest.approx(started.t)
-    assert started.t - ended.start == pytest.approx((PREROLL_FRAMES + MIN_FRAMES) * FRAME_S)
-    assert len(growing) == 4  # at 0.42, 1.06, 1.70 and 2.34 s into the utterance
+    # The first after 0.32 s of speech (the voice analysis needs 0.25 s), then every 0.64 s.
+    onset = ended.start + PREROLL_FRAMES * FRAME_S
+    assert started.t - onset == pytest.approx(MIN_FRAMES * FRAME_S)
+    assert growing[0].end - onset == pytest.approx(FIRST_WINDOW_VOICED_S, abs=FRAME_S)
+    assert len(growing) == 4  # at 0.58, 1.22, 1.86 and 2.50 s into a 2.5 s utterance
     for n, partial in enumerate(growing):
         assert partial.utterance_id == ended.utterance_id
         assert partial.start == ended.start

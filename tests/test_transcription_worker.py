@@ -23,6 +23,7 @@ from assist.asr import (
     load_transcriber,
 )
 from assist.config import AsrConfig
+from assist.errors import ModelError
 from assist.events import (
     SAMPLE_RATE,
     Event,
@@ -355,6 +356,48 @@ def test_a_model_failure_still_yields_an_empty_final_in_order(
     assert [(e.utterance_id, e.text) for e in out.take(3)] == [
         (1, "u1 2s"), (2, ""), (3, "u3 2s")]
     assert "utterance 2 failed" in caplog.text
+
+
+class LoadsLate:
+    """A model that must be prepared first; records which thread prepared it."""
+
+    def __init__(self, error: ModelError | None = None) -> None:
+        self.prepared_on: str | None = None
+        self._error = error
+
+    def prepare(self) -> None:
+        self.prepared_on = threading.current_thread().name
+        if self._error:
+            raise self._error
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        if self._error:
+            raise self._error
+        assert self.prepared_on, "transcribe() before prepare()"
+        return describe(audio)
+
+
+def test_the_model_is_prepared_on_the_worker_thread_before_the_first_job() -> None:
+    model, out = LoadsLate(), Collector()
+    worker = TranscriptionWorker(model, out)
+    worker.submit(final(1))  # queued before the thread even starts
+    worker.start()
+    worker.stop(drain=True)
+    assert model.prepared_on == "whisper"
+    assert labels(out.take(1)) == ["final u1 2s"]
+
+
+def test_a_model_that_cannot_load_still_gives_every_utterance_its_final(
+        caplog: pytest.LogCaptureFixture) -> None:
+    model, out = LoadsLate(ModelError("cannot load the Whisper model in /x: bad file")), Collector()
+    worker = TranscriptionWorker(model, out)
+    with caplog.at_level(logging.ERROR, logger="assist.asr"):
+        worker.start()
+        worker.submit(final(1))
+        worker.submit(final(2))
+        worker.stop(drain=True)
+    assert sorted((e.utterance_id, e.text) for e in out.take(2)) == [(1, ""), (2, "")]
+    assert "cannot load the Whisper model in /x" in caplog.text
 
 
 def stop_while_busy(worker: TranscriptionWorker, model: GatedTranscriber, drain: bool) -> None:

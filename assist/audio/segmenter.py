@@ -6,9 +6,10 @@ into 32 ms frames and each frame's speech probability moves the machine:
     idle --(p >= threshold)--> candidate --(voiced >= min_speech)--> speaking
     candidate/speaking --(end_silence of p < threshold - 0.15)--> idle
 
-While a confirmed utterance goes on, a ``PartialWindow`` (the audio so far) goes out at once,
-then every ``partial_every_s``, and once more when the speaker pauses for ``PAUSE_S`` (marked
-with ``pause_last_voiced`` so that Whisper can start the final pass early).
+While a confirmed utterance goes on, a ``PartialWindow`` (the audio so far) goes out after
+``FIRST_WINDOW_VOICED_S`` of speech, then every ``partial_every_s``, and once more whenever
+the speaker pauses for ``PAUSE_S`` (marked with ``pause_last_voiced`` so that Whisper can
+start the final pass early).
 
 A candidate that never gathers ``min_speech_ms`` of voiced frames is dropped without a
 trace (coughs, clicks), so every ``UtteranceStarted`` is followed by exactly one
@@ -48,6 +49,13 @@ PAUSE_S = 5 * FRAME_S
 Whisper start the final pass while the segmenter still waits out ``end_silence_ms``; gaps
 between words in running speech are mostly shorter, and a pause that turns out to be
 mid-sentence only costs the pass that is thrown away."""
+
+FIRST_WINDOW_VOICED_S = 0.32
+"""The first partial window goes out once this much of the utterance was voiced, rather than
+``partial_every_s`` after its start: the voice analysis needs a quarter of a second of speech
+(scoring.voice.MIN_SPEECH_S), so a window sent as soon as the utterance is confirmed (0.2 s)
+says nothing, and on the scripted calls every caller who starts out shouting is flagged by
+this first window."""
 
 GAP_TOLERANCE_S = 0.5 * FRAME_S
 """A block whose time is further than this from where the last one ended starts a new stretch."""
@@ -186,9 +194,7 @@ class Segmenter:
 
     def _confirm(self, utterance: _Utterance, now: float) -> UtteranceStarted:
         utterance.utterance_id = next(self._ids)
-        # The first window goes out at once: the voice path can then flag a caller who starts
-        # out shouting about half a second after the first syllable.
-        utterance.next_partial = now
+        utterance.next_partial = now + max(FIRST_WINDOW_VOICED_S - utterance.voiced_s, 0.0)
         return UtteranceStarted(t=now, speaker=self._speaker, utterance_id=utterance.utterance_id,
                                 start=utterance.start)
 
