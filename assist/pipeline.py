@@ -4,6 +4,11 @@
     whisper thread:     TranscriptionWorker (utterances and partial windows -> text) -> inbox
     coordinator thread: inbox -> CallSession (voice, scores, stage, prompt, cues) -> sinks
 
+The voice path (segmenter -> CallSession) never waits for Whisper, and Whisper never waits for
+the voice: the worker loads the model on its own thread while the source is already listening,
+starts each customer utterance's final pass when they pause (reused if they do not go on), and
+gives the agent's utterances, which only go on the record, one pass each.
+
 Live calls, replays, tests, benchmarks and tuning all run this one pipeline; only the source
 and the sinks differ. Sinks are callables that must return quickly (put into their own queue):
 they run on the coordinator thread, in event order.

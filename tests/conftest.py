@@ -15,6 +15,8 @@ import pytest
 
 from assist import paths
 
+pytest_plugins = ["store_helpers"]  # the store_url fixture, for every store test
+
 SHARED_DATA = paths.PROJECT_ROOT.parent / "shared" / "data"
 CALLS_DIR = paths.PROJECT_ROOT / "assist" / "data" / "calls"
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from assist.prompts import load_pack
 from scipy.signal import resample_poly
 from transcript_helpers import assert_lines_heard_in_order, overlap
 
@@ -25,6 +24,7 @@ from assist.config import Config
 from assist.events import FinalText, Speaker
 from assist.paths import sample_call
 from assist.pipeline import final_texts, run_to_end
+from assist.prompts import load_pack
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
 import re
 import socket
 import subprocess
@@ -34,29 +33,10 @@ from assist.events import (
 )
 from assist.review import auth, create_app
 from assist.store import StoreSink, open_engine, queries, session_factory
-from assist.store.testing import flagged_call_events, temporary_database
+from assist.store.testing import flagged_call_events
 
 PASSWORD = "correct horse battery"
 HOSTILE = "<script>alert('x')</script><b>bold</b> & \"quotes\""
-PG_ENV = "ASSIST_TEST_PG_URL"
-
-
-@pytest.fixture(autouse=True)
-def private_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ASSIST_DATA_DIR", str(tmp_path / "data"))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'calls.sqlite3'}"
-        return
-    server = os.environ.get(PG_ENV)
-    if not server:
-        pytest.skip(f"{PG_ENV} is not set: run through scripts/test, or start a server with "
-                    "scripts/lib/postgres.sh (pg_start DIR PORT)")
-    with temporary_database(server) as url:
-        yield url
 
 
 def hostile_call() -> list:

@@ -9,13 +9,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 from sqlalchemy import select, text
+from store_helpers import load_call, record
 
 from assist import cli
 from assist.config import StoreConfig
@@ -34,47 +34,8 @@ from assist.review import auth
 from assist.store import StoreSink, open_engine, queries, session_factory
 from assist.store.recorder import ENDED_ABRUPTLY, mark_abrupt_ends
 from assist.store.schema import Call, User, Utterance
-from assist.store.testing import SAMPLE_LINES, flagged_call_events, temporary_database
+from assist.store.testing import SAMPLE_LINES, flagged_call_events
 from assist.store.writer import host_name
-
-PG_ENV = "ASSIST_TEST_PG_URL"
-
-
-@pytest.fixture(autouse=True)
-def private_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ASSIST_DATA_DIR", str(tmp_path / "data"))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty store: a SQLite file, or a fresh database on the test PostgreSQL server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'calls.sqlite3'}"
-        return
-    server = os.environ.get(PG_ENV)
-    if not server:
-        pytest.skip(f"{PG_ENV} is not set: run through scripts/test, or start a server with "
-                    "scripts/lib/postgres.sh (pg_start DIR PORT)")
-    with temporary_database(server) as url:
-        yield url
-
-
-def record(url: str, events: list, **store: object) -> None:
-    sink = StoreSink(url, StoreConfig(**store))  # type: ignore[arg-type]
-    for event in events:
-        sink(event)
-    sink.close()
-
-
-def load_call(url: str, call_id: str) -> Call:
-    engine = open_engine(url)
-    try:
-        with session_factory(engine)() as session:
-            call = queries.get_call(session, call_id)
-            assert call is not None, f"call {call_id} not in the store"
-            return call
-    finally:
-        engine.dispose()
 
 
 def test_a_whole_call_is_recorded_with_scores_stages_prompts_and_feedback(store_url: str) -> None:

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
+from store_helpers import load_call, record
 
 from assist import cli
 from assist.config import StoreConfig
@@ -31,29 +31,16 @@ from assist.store.db import MIGRATIONS_DIR
 from assist.store.recorder import ENDED_ABRUPTLY
 from assist.store.schema import Call
 from assist.store.summaries import summary_from_json
-from assist.store.testing import SAMPLE_LINES, flagged_call_events, temporary_database
+from assist.store.testing import SAMPLE_LINES, flagged_call_events
 from assist.store.writer import host_name
 from assist.summary import render_card, summarize
 
-PG_ENV = "ASSIST_TEST_PG_URL"
 PASSWORD = "correct horse battery"
 PHONE = "07700 900123"
 PROMISE = f"I'll call you back on {PHONE} tomorrow. Thanks for waiting."
 # The sample call plus an agent's promise that holds a phone number (redacted on the record).
 LINES = (*SAMPLE_LINES[:-1], (Speaker.AGENT, 25.0, 29.0, PROMISE, 0.0), SAMPLE_LINES[-1])
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'calls.sqlite3'}"
-        return
-    server = os.environ.get(PG_ENV)
-    if not server:
-        pytest.skip(f"{PG_ENV} is not set: run through scripts/test, or start a server with "
-                    "scripts/lib/postgres.sh (pg_start DIR PORT)")
-    with temporary_database(server) as url:
-        yield url
 
 
 def summarized_call(call_id: str, agent: str = "ann") -> tuple[list[Event], CallSummarized]:
@@ -65,22 +52,10 @@ def summarized_call(call_id: str, agent: str = "ann") -> tuple[list[Event], Call
     return [*body, summary, ended], summary
 
 
-def record(url: str, events: list[Event], **store: object) -> None:
-    sink = StoreSink(url, StoreConfig(**store))  # type: ignore[arg-type]
-    for event in events:
-        sink(event)
-    sink.close()
 
 
-def load_call(url: str, call_id: str) -> Call:
-    engine = open_engine(url)
-    try:
-        with session_factory(engine)() as session:
-            call = queries.get_call(session, call_id)
-            assert call is not None, f"call {call_id} not in the store"
-            return call
-    finally:
-        engine.dispose()
+
+
 
 
 def test_the_pipelines_summary_is_stored_redacted_with_its_outcome(store_url: str) -> None:
@@ -172,7 +147,8 @@ KILLED_FEEDER = textwrap.dedent("""
     from assist.store import StoreSink, open_engine, session_factory
     from assist.store.schema import LevelRow, PromptRow
     from assist.store.testing import flagged_call_events
-    from tests.test_store_summary import LINES
+    sys.path.insert(0, "tests")  # the test modules import each other as top-level modules
+    from test_store_summary import LINES
 
     url, call_id = sys.argv[1:3]
     events = [e for e in flagged_call_events(call_id, "kim", lines=LINES)
