@@ -168,6 +168,12 @@ class EscalationSettings:
         lo=1, hi=10)
     words_confirm: float = setting(
         0.30, "Word anger at which one utterance is evidence enough to climb.", lo=0.0, hi=1.0)
+    calm_confirm: float = setting(
+        0.05, "Fused anger at or below which one utterance that also sounds relieved (see "
+        "relief_sentiment) is evidence enough to leave a stage.", lo=0.0, hi=1.0)
+    relief_sentiment: float = setting(
+        0.40, "Sentiment (VADER compound) at or above which a calm utterance reads as relief "
+        "or thanks (\"okay, that would help, thank you\").", lo=-1.0, hi=1.0)
     voice_early: bool = setting(
         True, "Let a raised voice move calm to reflect back before the words are transcribed.")
     voice_arousal: float = setting(
@@ -351,7 +357,7 @@ class StageMachine:
         if event.start >= self._since and event.anger >= self.settings.enter.reflect:
             self._frustrated_replies += 1
         self._count_climb(event)
-        self._count_fall()
+        self._count_fall(event)
         self._track_high(event)
 
     def _remember(self, t: float, level: float) -> None:
@@ -370,9 +376,18 @@ class StageMachine:
         if event.word_anger >= self.settings.words_confirm:
             self._climb_streak = max(self._climb_streak, self.settings.confirm_utterances)
 
-    def _count_fall(self) -> None:
-        threshold = self._exit(self._stage)
-        self._fall_streak = self._fall_streak + 1 if self._level < threshold else 0
+    def _count_fall(self, event: UtteranceScored) -> None:
+        if self._level >= self._exit(self._stage):
+            self._fall_streak = 0
+            return
+        self._fall_streak += 1
+        if self._sounds_relieved(event):
+            self._fall_streak = max(self._fall_streak, self.settings.confirm_utterances)
+
+    def _sounds_relieved(self, event: UtteranceScored) -> bool:
+        """Thanks for a fix ends recovery at once; a calm order number read out does not."""
+        return (event.anger <= self.settings.calm_confirm
+                and event.sentiment >= self.settings.relief_sentiment)
 
     def _track_high(self, event: UtteranceScored) -> None:
         if self._stage is not Stage.SOLUTION or self._level < self.settings.escalate_level:

@@ -173,6 +173,7 @@ class UtteranceScored(Event):
     evidence: tuple[str, ...] = ()
     voice_cue: str = ""
     triggers: tuple[TriggerHit, ...] = ()
+    sentiment: float = 0.0  # VADER compound of the words, -1..1: thanks and relief are positive
 
 
 # --- escalation and prompts ---------------------------------------------------------------------

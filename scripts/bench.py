@@ -23,6 +23,7 @@ whole process, with the load average before and after.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -54,6 +55,7 @@ from assist.events import (  # noqa: E402
     Event,
     FinalText,
     LevelUpdate,
+    PartialWindow,
     Speaker,
     UtteranceEnded,
     UtteranceScored,
@@ -65,6 +67,7 @@ from assist.prompts import load_pack  # noqa: E402
 
 RAISED_AROUSAL = 0.5
 """A voice cue at or above this counts as 'raised voice' (the stage pack's voice rule sits here)."""
+NO_AUDIO = np.zeros(0, np.float32)
 CONSUMER_TICK_S = 0.05
 """The overlay drains its queue every 50 ms; the bench's consumer does the same."""
 
@@ -95,7 +98,11 @@ class TimedTranscriber:
 
 
 class OverlayLikeConsumer:
-    """Drains events every 50 ms like the overlay, stamping when each was seen."""
+    """Drains events every 50 ms like the overlay, stamping when each was seen.
+
+    Events are kept without their audio, as the overlay keeps none: over a 30 minute call the
+    partial windows' audio alone would be gigabytes, and the memory figure is the pipeline's.
+    """
 
     def __init__(self) -> None:
         self.queue: queue.Queue[Event] = queue.Queue()
@@ -114,6 +121,8 @@ class OverlayLikeConsumer:
                 event = self.queue.get_nowait()
             except queue.Empty:
                 return
+            if isinstance(event, UtteranceEnded | PartialWindow):
+                event = dataclasses.replace(event, audio=NO_AUDIO)
             self.seen.append((time.time(), event))
 
     def close(self) -> None:

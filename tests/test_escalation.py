@@ -461,3 +461,18 @@ def test_the_slow_burn_climbs_in_order_and_escalates() -> None:
     assert found and all(ladder.index(c.stage) == ladder.index(c.previous) + 1 for c in found)
     assert found[-1].stage is Stage.ESCALATE
     assert "offer solution" in found[-1].reason
+
+
+def test_thanks_for_the_fix_closes_at_once_but_a_calm_fact_does_not() -> None:
+    raised = every(10, [0.4, 0.5, 0.6])
+    fact = StageMachine(SETTINGS)
+    play(fact, raised)
+    events = play(fact, [Say(end=42, anger=0.0, seconds=4.0, text="It's four seven two nine.")],
+                  until=50)
+    assert changes(events) == []
+    relieved = StageMachine(SETTINGS)
+    play(relieved, raised)
+    thanks = scored(Say(end=42, anger=0.0, seconds=4.0, text="Okay, that would help, thank you."))
+    found = changes(relieved.on_scored(dataclasses.replace(thanks, sentiment=0.7)) +
+                    relieved.tick(50.0))
+    assert [c.stage for c in found] == [Stage.CLOSE]
