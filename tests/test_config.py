@@ -10,6 +10,7 @@ import pytest
 
 from assist.config import Config, load_config, render_documented, replace_setting
 from assist.errors import ConfigError
+from assist.paths import PROJECT_ROOT
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -77,3 +78,8 @@ def test_cli_bad_config_value_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
     assert "review.port" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_readme_documents_every_setting_as_assist_config_prints_it() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert render_documented().strip() in readme, "regenerate the README block with `assist config`"
