@@ -24,7 +24,6 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 import soundfile
-from scipy.signal import resample_poly
 
 from assist.audio.devices import InputDevice, find_input, sounddevice_module
 from assist.config import AudioConfig
@@ -166,6 +165,9 @@ class Resampler:
 
     def _filter(self, segment: np.ndarray, ready: int) -> np.ndarray:
         """Resample ``segment`` and keep the output for its middle ``ready`` input samples."""
+        # Imported here: scipy costs about a second of start-up, and 16 kHz sources never need it.
+        from scipy.signal import resample_poly
+
         out = resample_poly(segment, self.up, self.down, axis=0)
         first = self._pad * self.up // self.down
         return out[first : first + ready * self.up // self.down].astype(np.float32, copy=False)
