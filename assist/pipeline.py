@@ -16,6 +16,7 @@ they run on the coordinator thread, in event order.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import queue
@@ -27,10 +28,11 @@ from dataclasses import dataclass
 
 from assist.asr import Transcriber, TranscriptionWorker, WorkerStats
 from assist.audio.segmenter import Segmenter
-from assist.audio.sources import AudioBlock, Source
+from assist.audio.sources import AudioBlock, Blocks, Source
 from assist.audio.vad import VoiceActivity, silero_vad
 from assist.config import Config
 from assist.events import (
+    SAMPLE_RATE,
     AgentAction,
     AudioState,
     AudioStatus,
@@ -150,20 +152,10 @@ class Pipeline:
     # --- source thread ------------------------------------------------------------------------
 
     def _read_source(self) -> None:
-        next_tick = 0.0
         try:
-            for item in self.source.blocks():
-                if self._stop.is_set():
-                    break
-                if isinstance(item, AudioBlock):
-                    self._segment(item)
-                    self._last_t = item.t + len(item.customer) / 16_000
-                    if self._last_t >= next_tick:
-                        self._inbox.put(_Tick(self._last_t))
-                        next_tick = self._last_t + TICK_EVERY_S
-                    self._wait_for_whisper()
-                else:
-                    self._inbox.put(item)
+            # closing(): stopping early must still let the source release its device.
+            with contextlib.closing(self.source.blocks()) as blocks:
+                self._pump(blocks)
         except Exception:
             log.exception("the audio source failed")
             self._inbox.put(AudioState(t=self._last_t, status=AudioStatus.NO_AUDIO,
@@ -172,6 +164,21 @@ class Pipeline:
             for event in segmenter.flush(self._last_t):
                 self._inbox.put(event)
         self._inbox.put(_SourceDone(self._last_t))
+
+    def _pump(self, blocks: Blocks) -> None:
+        next_tick = 0.0
+        for item in blocks:
+            if self._stop.is_set():
+                return
+            if not isinstance(item, AudioBlock):
+                self._inbox.put(item)
+                continue
+            self._segment(item)
+            self._last_t = item.t + len(item.customer) / SAMPLE_RATE
+            if self._last_t >= next_tick:
+                self._inbox.put(_Tick(self._last_t))
+                next_tick = self._last_t + TICK_EVERY_S
+            self._wait_for_whisper()
 
     def _segment(self, block: AudioBlock) -> None:
         if block.agent is not None and not self._agent_announced:

@@ -17,7 +17,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -64,8 +64,12 @@ class AudioBlock:
     agent: np.ndarray | None  # same length as customer; None when no agent channel is set
 
 
+Blocks = Generator[AudioBlock | AudioState, None, None]
+"""What a source yields; a generator, so a consumer that stops early can close() it."""
+
+
 class Source(Protocol):
-    def blocks(self) -> Iterator[AudioBlock | AudioState]:
+    def blocks(self) -> Blocks:
         """Audio and health events; ends at the end of a file or soon after stop()."""
         ...
 
@@ -236,7 +240,7 @@ class FileSource:
     def stop(self) -> None:
         self._stopped.set()
 
-    def blocks(self) -> Iterator[AudioBlock | AudioState]:
+    def blocks(self) -> Blocks:
         yield AudioState(t=0.0, status=AudioStatus.LISTENING, detail=self.description)
         started = time.monotonic()
         sent = 0
@@ -458,7 +462,16 @@ class LiveSource:
     def stop(self) -> None:
         self._stopped.set()
 
-    def blocks(self) -> Iterator[AudioBlock | AudioState]:
+    def blocks(self) -> Blocks:
+        try:
+            yield from self._capture()
+        finally:
+            # Also when the consumer abandons the iterator: a PortAudio stream left running
+            # keeps calling into Python from its own thread until it is torn down under it.
+            self._close_all()
+        yield self._state(AudioStatus.ENDED, "stopped")
+
+    def _capture(self) -> Iterator[AudioBlock | AudioState]:
         yield self._start()
         while not self._stopped.is_set():
             if not self._is_open():
@@ -476,8 +489,6 @@ class LiveSource:
                 self._status = AudioStatus.LISTENING
                 yield self._state(AudioStatus.RESUMED, "audio is back")
             yield from self._to_blocks(chunk)
-        self._close_all()
-        yield self._state(AudioStatus.ENDED, "stopped")
 
     # --- health -----------------------------------------------------------------------------
 
