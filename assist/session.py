@@ -102,11 +102,6 @@ class CallSession:
             out += self._score(event)
         return out
 
-    def replay_scored(self, event: UtteranceScored) -> list[Event]:
-        """Feed an utterance scored earlier (a stored call) straight to the stage machine."""
-        self.last_scored = event
-        return self._with_prompts(self.machine.on_scored(event))
-
     def tick(self, t: float) -> list[Event]:
         """Time passes: the stage machine decays, and a long silence may earn a cue."""
         out = self._with_prompts(self.machine.tick(t))

@@ -39,7 +39,3 @@ def describe(command: str) -> str:
     """The help-line text for one command, e.g. "Ctrl+F: flag the call for a supervisor"."""
     shortcut = BY_COMMAND[command]
     return f"{shortcut.keys}: {shortcut.help}"
-
-
-def summary_line() -> str:
-    return "  ".join(f"{s.keys} {s.command.replace('_', ' ')}" for s in SHORTCUTS[:7])
