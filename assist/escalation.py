@@ -103,7 +103,8 @@ class ExitThresholds:
                              "call was raised for a while).", lo=0.0, hi=1.0)
     empathize: float = setting(0.30, "Below this, empathize ends in close.", lo=0.0, hi=1.0)
     solution: float = setting(0.30, "Below this, offer solution ends in close.", lo=0.0, hi=1.0)
-    escalate: float = setting(0.30, "Below this, escalate ends in close.", lo=0.0, hi=1.0)
+    escalate: float = setting(0.0, "Below this, escalate ends in close; 0 holds escalate to "
+                              "the end of the call.", lo=0.0, hi=1.0)
     boundary: float = setting(0.50, "Below this (and with no abuse for boundary_clear_s), "
                               "set a boundary ends.", lo=0.0, hi=1.0)
 
@@ -385,8 +386,13 @@ class StageMachine:
             self._fall_streak = max(self._fall_streak, self.settings.confirm_utterances)
 
     def _sounds_relieved(self, event: UtteranceScored) -> bool:
-        """Thanks for a fix ends recovery at once; a calm order number read out does not."""
-        return (event.anger <= self.settings.calm_confirm
+        """Thanks for a fix ends recovery at once; a calm order number read out does not.
+
+        Only on the ladder: once a supervisor is being brought in (or a boundary was set),
+        a polite "thank you" is not yet the end of it.
+        """
+        return (self._stage in LADDER
+                and event.anger <= self.settings.calm_confirm
                 and event.sentiment >= self.settings.relief_sentiment)
 
     def _track_high(self, event: UtteranceScored) -> None:
