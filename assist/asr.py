@@ -471,15 +471,19 @@ class TranscriptionQueue:
     of each utterance is kept, none once its final has arrived, and at most ``max_pending`` in
     all (the oldest go first).
 
+    With ``in_order`` (a recording replayed as fast as possible, where nobody is waiting for
+    the newest line) the oldest goes first instead, so the stage machine hears the call in order.
+
     A final whose pause window was transcribed with the same ``last_voiced`` reuses that text:
     at once if it is ready (``add`` returns it), or as soon as the running pass ends
     (``guessed`` returns it). A final whose speaker went on after the pause gets its own pass.
     """
 
-    def __init__(self, max_pending: int) -> None:
+    def __init__(self, max_pending: int, *, in_order: bool = False) -> None:
         if max_pending < 1:
             raise ValueError("max_pending must be at least 1")
         self._max_pending = max_pending
+        self._in_order = in_order
         self._urgent: list[Job] = []  # finals and pause windows, newest last
         self._partials: OrderedDict[_Key, PartialWindow] = OrderedDict()
         self._ended: OrderedDict[_Key, None] = OrderedDict()
@@ -570,7 +574,7 @@ class TranscriptionQueue:
     def take(self) -> Job | None:
         """The next job for the model; a pause window taken here must be answered by guessed()."""
         if self._urgent:
-            job = self._urgent.pop()
+            job = self._urgent.pop(0 if self._in_order else -1)
             if isinstance(job, PartialWindow):
                 self._guessing = job
             return job
@@ -662,15 +666,16 @@ class TranscriptionWorker:
     """
 
     def __init__(self, transcriber: Transcriber, emit: Callable[[Event], None], *,
-                 max_pending: int = 64) -> None:
+                 max_pending: int = 64, in_order: bool = False) -> None:
         self._transcriber = transcriber
         self._emit = emit
-        self._queue = TranscriptionQueue(max_pending)
+        self._queue = TranscriptionQueue(max_pending, in_order=in_order)
         self._wake = threading.Condition()
         self._stopping = False
         self._drain = True
         self._thread: threading.Thread | None = None
         self._passes = {"final": 0, "speculative": 0, "partial": 0}
+        self._running = 0  # 1 while a job is with the model
 
     def submit(self, event: UtteranceEnded | PartialWindow) -> None:
         """Queue an utterance or a partial window; never blocks on the model."""
@@ -685,8 +690,9 @@ class TranscriptionWorker:
             self._send(final_text(reused.ended, reused.text))
 
     def pending(self) -> int:
+        """Jobs queued or being transcribed right now."""
         with self._wake:
-            return len(self._queue)
+            return len(self._queue) + self._running
 
     def stats(self) -> WorkerStats:
         with self._wake:
@@ -721,6 +727,8 @@ class TranscriptionWorker:
                 self._guess(job)
             else:
                 self._preview(job)
+            with self._wake:
+                self._running = 0
         log.debug("transcription worker done: %s", self.stats())
 
     def _prepare(self) -> None:
@@ -742,6 +750,7 @@ class TranscriptionWorker:
                     self._queue.drop_partials()
                 job = self._queue.take()
                 if job is not None:
+                    self._running = 1
                     return job
                 self._wake.wait()
 

@@ -55,8 +55,9 @@ Sink = Callable[[Event], None]
 
 TICK_EVERY_S = 0.25
 """How often (in audio time) the stage machine hears that time has passed."""
-MAX_BACKLOG_WHEN_REPLAYING = 4
-"""Replaying as fast as possible waits for Whisper past this many queued utterances, so a long
+MAX_BACKLOG_WHEN_REPLAYING = 0
+"""Replaying as fast as possible waits until Whisper has caught up, so the stage machine hears
+each utterance's text before the audio clock runs on past it (as it would live) and a long
 file never piles its audio up in memory; live audio never waits."""
 
 
@@ -91,7 +92,9 @@ class Pipeline:
         self._pack_error: str | None = None
         self._pace = pace_transcription
         self._inbox: queue.Queue[object] = queue.Queue()
-        self._worker = TranscriptionWorker(transcriber, self._inbox.put)
+        # A replay as fast as possible has no "newest line" anyone waits for: keep call order.
+        self._worker = TranscriptionWorker(transcriber, self._inbox.put,
+                                           in_order=pace_transcription)
         ids: Iterator[int] = itertools.count(1)
         self._segmenters = {
             speaker: Segmenter(config.segmenter, speaker, vad_factory(), ids) for speaker in Speaker

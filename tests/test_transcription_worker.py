@@ -87,6 +87,16 @@ def test_queue_takes_finals_first_newest_first_then_the_newest_partial() -> None
     assert q.take() is None
 
 
+def test_queue_in_order_keeps_the_call_order_for_replays() -> None:
+    q = TranscriptionQueue(max_pending=8, in_order=True)
+    for event in (partial(5, 1.5), final(1), final(2), final(3)):
+        q.add(event)
+    taken = [q.take() for _ in range(len(q))]
+    assert [(type(e).__name__, e.utterance_id) for e in taken if e] == [
+        ("UtteranceEnded", 1), ("UtteranceEnded", 2), ("UtteranceEnded", 3),
+        ("PartialWindow", 5)]
+
+
 def test_queue_keeps_one_partial_per_utterance_and_none_after_its_final() -> None:
     q = TranscriptionQueue(max_pending=8)
     q.add(partial(4, 1.5))
@@ -243,7 +253,7 @@ def test_when_behind_the_newest_final_goes_first_and_none_is_lost(gated: Gated) 
     assert model.next_call() == "u1 2s"
     for i in (2, 3, 4):
         worker.submit(final(i))
-    assert worker.pending() == 3
+    assert worker.pending() == 4  # three queued and the one with the model
     model.release(4)
     assert labels(out.take(4)) == ["final u1 2s", "final u4 2s", "final u3 2s", "final u2 2s"]
     out.assert_nothing_more()
@@ -257,7 +267,7 @@ def test_finals_before_partials_and_stale_partials_dropped(gated: Gated) -> None
     worker.submit(partial(5, 3.0))   # replaces the 1.5 s window of utterance 5
     worker.submit(partial(6, 1.5))
     worker.submit(final(6))          # makes the partial of utterance 6 pointless
-    assert worker.pending() == 2
+    assert worker.pending() == 3     # two queued and utterance 1 with the model
     model.release(3)
     assert labels(out.take(3)) == ["final u1 2s", "final u6 2s", "partial u5 3s"]
     out.assert_nothing_more()
@@ -327,7 +337,7 @@ def test_submit_never_blocks_and_partials_stay_bounded(gated: Gated) -> None:
     for i in range(2000):
         worker.submit(partial(100 + i, 1.5))
     assert time.perf_counter() - started < 1.0
-    assert worker.pending() == 4
+    assert worker.pending() == 5  # four partials kept, and utterance 1 with the model
 
 
 def test_events_carry_the_utterance_and_its_audio_end_time(gated: Gated) -> None:
