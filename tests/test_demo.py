@@ -1,4 +1,4 @@
-"""The real demo under Xvfb + openbox: ``assist replay`` of the sample call with the overlay.
+"""The real demo under Xvfb + openbox: `scripts/demo` (the overlay replaying the sample call).
 
 One demo process (the sample call at real pace, about 75 s, real Silero VAD and tiny.en)
 serves every test here. A module-scoped fixture drives it while it runs, as an agent would: it
@@ -202,8 +202,9 @@ def demo_env(workdir: Path) -> dict[str, str]:
 
 
 def start_demo(workdir: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "assist.cli", "replay", str(paths.sample_call()),
-               "--speed", "real", "--overlay", "--store", "--quit-at-end"]
+    # The README's own command: scripts/demo (set-up, then the overlay replaying the sample
+    # call at real pace with its audio, recorded in the store); --quit-at-end closes it after.
+    command = [str(paths.PROJECT_ROOT / "scripts" / "demo"), "--quit-at-end"]
     # Files, not pipes: nobody reads a pipe while the call runs, and a full one would block it.
     with (open(workdir / "stdout.txt", "w", encoding="utf-8") as out,
           open(workdir / "stderr.txt", "w", encoding="utf-8") as err):
