@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from assist.config import StoreConfig
 from assist.events import Event
@@ -46,6 +47,19 @@ def load_call(url: str, call_id: str) -> Call:
         with session_factory(engine)() as session:
             call = queries.get_call(session, call_id)
             assert call is not None, f"call {call_id} not in the store"
+            return call
+    finally:
+        engine.dispose()
+
+
+def only_call(url: str) -> Call:
+    """The one call in a store that should hold exactly one."""
+    engine = open_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            [call_id] = session.scalars(select(Call.id)).all()
+            call = queries.get_call(session, call_id)
+            assert call is not None
             return call
     finally:
         engine.dispose()

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from store_helpers import only_call
 
 from assist.config import StoreConfig
 from assist.events import Outcome, Stage
-from assist.store import StoreSink, open_engine, queries, redact, session_factory
+from assist.store import StoreSink, open_engine, redact, session_factory
 from assist.store.recorder import ENDED_ABRUPTLY
 from assist.store.schema import Call, Utterance
 from assist.store.summaries import summary_from_json
@@ -41,18 +42,6 @@ def replay(sample_call: Path, data_dir: Path, *options: str) -> subprocess.Popen
 
 def store_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'calls.sqlite3'}"
-
-
-def only_call(url: str) -> Call:
-    engine = open_engine(url)
-    try:
-        with session_factory(engine)() as session:
-            [call_id] = session.scalars(select(Call.id)).all()
-            call = queries.get_call(session, call_id)
-            assert call is not None
-            return call
-    finally:
-        engine.dispose()
 
 
 def test_replayed_sample_call_is_stored_flagged_and_summarised(sample_call: Path,

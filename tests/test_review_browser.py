@@ -14,13 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from store_helpers import only_call
 
 from assist.config import StoreConfig
 from assist.events import CallStarted, FinalText, Speaker, Stage, StageChanged
 from assist.review import auth, create_app
 from assist.store import StoreSink, open_engine, queries, session_factory
-from assist.store.schema import Call
 from assist.store.summaries import summary_from_json
 from assist.store.testing import flagged_call_events
 
@@ -173,7 +172,7 @@ def test_supervisor_reviews_the_replayed_sample_call(browser, replayed_store: st
                                                     tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
-    call = _the_only_call(replayed_store)
+    call = only_call(replayed_store)
     summary = summary_from_json(call.summary)
     assert summary is not None
     with serving(replayed_store) as server:
@@ -209,21 +208,11 @@ def test_supervisor_reviews_the_replayed_sample_call(browser, replayed_store: st
         expect(page.locator("blockquote.note")).to_contain_text("calmed well")
         page.screenshot(path=str(tmp_path / "review-sample-call.png"), full_page=True)
         context.close()
-    reviewed = _the_only_call(replayed_store)
+    reviewed = only_call(replayed_store)
     assert reviewed.reviewed and reviewed.reviewed_by == "sue"
     assert [n.text for n in reviewed.notes] == ["Refund and reship offered; calmed well."]
 
 
-def _the_only_call(url: str) -> Call:
-    engine = open_engine(url)
-    try:
-        with session_factory(engine)() as session:
-            [call_id] = session.scalars(select(Call.id)).all()
-            call = queries.get_call(session, call_id)
-            assert call is not None
-            return call
-    finally:
-        engine.dispose()
 
 
 def _live_alert_shows(page, store_url: str) -> None:
