@@ -40,8 +40,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``only``, just that subcommand's module is imported (fast start-up)."""
     parser = _Parser(prog="assist", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"assist {__version__}")
-    parser.add_argument("--config", type=Path, help="configuration file (default: %(default)s)",
-                        default=None)
+    parser.add_argument("--config", type=Path, default=None,
+                        help="configuration file (default: `assist config --path`)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in (only,) if only else COMMANDS:
