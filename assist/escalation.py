@@ -25,9 +25,11 @@ How the stage moves (all numbers live in :class:`EscalationSettings`, i.e. a pac
   rose by ``escalate_rise`` since the offer (it made things worse); or at once on a trigger
   that the ``force`` table maps to escalate (a manager request, a legal threat).
 - **Boundary** at once on an abuse trigger (insult, profanity, threat). It is left once no
-  abuse was heard for ``boundary_clear_s`` and the level is below ``exit.boundary``: back to
-  escalate if the call had been escalated, else one rung above where the ladder was (the
-  outburst counts as anger rising; the complaint behind it still needs hearing).
+  abuse was heard for ``boundary_clear_s`` and the level is below ``exit.boundary``, or,
+  with ``apology_ends_boundary``, once the customer apologises without new abuse (the
+  complaint may still be angry; the abuse is what stopped). Then back to escalate if the call
+  had been escalated, else one rung above where the ladder was (the outburst counts as anger
+  rising; the complaint behind it still needs hearing).
 - **Close** when the level stays below the current stage's ``exit`` threshold for
   ``confirm_utterances`` in a row (one calm sentence in an angry stretch is not recovery),
   after the call has been raised for ``close_after_raised_s``; a shorter blip goes back to
@@ -199,6 +201,9 @@ class EscalationSettings:
         "blip goes back to calm.", lo=0.0, hi=3600.0)
     boundary_clear_s: float = setting(
         8.0, "Seconds without abuse before set a boundary may end.", lo=0.0, hi=600.0)
+    apology_ends_boundary: bool = setting(
+        True, "An apology with no new abuse (\"sorry for snapping\") ends set a boundary after "
+        "its minimum dwell, however angry the complaint still sounds.")
     level_report_step: float = setting(
         0.02, "Between utterances, a LevelUpdate goes out when the decaying level has moved "
         "this much.", lo=0.001, hi=1.0)
@@ -268,6 +273,7 @@ class StageMachine:
         self._high_replies = 0
         self._raised_since: float | None = None
         self._last_abuse: float | None = None
+        self._apology = ""
         self._before_boundary = Stage.CALM
         self._voice_streak = 0
         self._voice_last_id: int | None = None
@@ -297,6 +303,7 @@ class StageMachine:
         """A customer utterance scored from words and voice: LevelUpdate, maybe StageChanged."""
         now = self._advance(event.t)
         out = self._apply_triggers(now, event.triggers)
+        self._note_apology(event)
         self._absorb(event)
         if not out:
             out = self._evaluate(now)
@@ -478,7 +485,16 @@ class StageMachine:
             return Stage.CLOSE, f"anger down to {level:.2f} after {raised_for:.0f} s raised"
         return Stage.CALM, f"anger back to {level:.2f}: a passing moment"
 
+    def _note_apology(self, event: UtteranceScored) -> None:
+        """An apology counts only inside a boundary and only without abuse in the same breath
+        ("sorry, but you're an idiot" is more abuse)."""
+        abusive = any(self.settings.force.get(hit.name) is Stage.BOUNDARY for hit in event.triggers)
+        if self._stage is Stage.BOUNDARY and event.apology and not abusive:
+            self._apology = event.apology
+
     def _leave_boundary(self, now: float, level: float) -> tuple[Stage, str] | None:
+        if self._apology and self.settings.apology_ends_boundary:
+            return self._after_boundary(), f"the customer apologised ('{self._apology}')"
         quiet = now - (self._last_abuse if self._last_abuse is not None else self._since)
         if quiet < self.settings.boundary_clear_s or level >= self.settings.exit.boundary:
             return None
@@ -499,6 +515,7 @@ class StageMachine:
                   if hit.name in self.settings.force]
         if any(stage is Stage.BOUNDARY for stage, _ in forced):
             self._last_abuse = now
+            self._apology = ""  # taken back by the next insult
         if not forced:
             return []
         # Abuse comes first: a boundary is set before anything else can be worked on.
@@ -517,6 +534,7 @@ class StageMachine:
             self._raised_since = None
         if stage is Stage.BOUNDARY:
             self._before_boundary = previous
+        self._apology = ""
         self._stage = stage
         self._since = now
         self._climb_streak = 0

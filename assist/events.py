@@ -174,6 +174,7 @@ class UtteranceScored(Event):
     voice_cue: str = ""
     triggers: tuple[TriggerHit, ...] = ()
     sentiment: float = 0.0  # VADER compound of the words, -1..1: thanks and relief are positive
+    apology: str = ""  # the words of an apology ("sorry for snapping"), "" if none
 
 
 # --- escalation and prompts ---------------------------------------------------------------------

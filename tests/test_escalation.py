@@ -51,6 +51,7 @@ class Say:
     text: str = "something the customer said"
     arousal: float | None = None
     """Voice arousal, sent as a VoiceCue when the utterance ends (before its text is scored)."""
+    apology: str = ""
 
 
 def scored(say: Say, utterance_id: int | None = None) -> UtteranceScored:
@@ -58,7 +59,7 @@ def scored(say: Say, utterance_id: int | None = None) -> UtteranceScored:
         t=say.end, utterance_id=utterance_id or next(_ids), start=say.end - say.seconds,
         end=say.end,
         text=say.text, word_anger=say.anger if say.words is None else say.words,
-        voice_arousal=None, anger=say.anger, triggers=say.triggers)
+        voice_arousal=None, anger=say.anger, triggers=say.triggers, apology=say.apology)
 
 
 def play(machine: StageMachine, script: Iterable[Say], *, until: float | None = None,
@@ -229,6 +230,47 @@ def test_more_abuse_keeps_the_boundary_up() -> None:
     script = [Say(end=t, anger=0.3, triggers=(insult,)) for t in (10, 16, 22, 28)]
     events = play(machine, script, until=34)
     assert stages(events) == [Stage.BOUNDARY]
+
+
+INSULT = TriggerHit(name="insult", words="you idiot")
+OUTBURST = [Say(end=10, anger=0.4), Say(end=20, anger=0.9, triggers=(INSULT,))]
+
+
+def test_an_apology_ends_the_boundary_even_while_the_complaint_is_still_angry() -> None:
+    machine = StageMachine(SETTINGS)
+    # Anger 0.6 stays above exit.boundary: without the apology the boundary would hold.
+    events = play(machine, [*OUTBURST, Say(end=24, anger=0.6, apology="sorry")], until=40)
+    found = changes(events)
+    assert [c.stage for c in found] == [Stage.REFLECT, Stage.BOUNDARY, Stage.EMPATHIZE]
+    back = found[-1]
+    assert back.reason == "the customer apologised ('sorry')"
+    # Not before the boundary has been on screen for its minimum dwell.
+    assert back.t >= 20 + SETTINGS.min_dwell_s.boundary
+
+
+def test_without_the_apology_the_same_anger_keeps_the_boundary() -> None:
+    machine = StageMachine(SETTINGS)
+    events = play(machine, [*OUTBURST, Say(end=24, anger=0.6)], until=40)
+    assert stages(events)[-1] is Stage.BOUNDARY
+
+
+def test_an_apology_taken_back_by_a_new_insult_keeps_the_boundary() -> None:
+    machine = StageMachine(SETTINGS)
+    script = [*OUTBURST, Say(end=23, anger=0.6, apology="sorry"),
+              Say(end=26, anger=0.8, triggers=(INSULT,))]
+    assert stages(play(machine, script, until=32))[-1] is Stage.BOUNDARY
+
+
+def test_an_apology_with_an_insult_in_the_same_breath_is_not_one() -> None:
+    machine = StageMachine(SETTINGS)
+    script = [*OUTBURST, Say(end=24, anger=0.8, apology="sorry", triggers=(INSULT,))]
+    assert stages(play(machine, script, until=32))[-1] is Stage.BOUNDARY
+
+
+def test_a_trainer_can_turn_the_apology_rule_off() -> None:
+    machine = StageMachine(dataclasses.replace(SETTINGS, apology_ends_boundary=False))
+    events = play(machine, [*OUTBURST, Say(end=24, anger=0.6, apology="sorry")], until=40)
+    assert stages(events)[-1] is Stage.BOUNDARY
 
 
 def test_abuse_outranks_a_manager_request_in_the_same_breath() -> None:

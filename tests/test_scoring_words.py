@@ -138,6 +138,19 @@ def test_general_anger_vocabulary_beyond_the_call_centre_phrases(angry: str, neu
     assert anger(angry) > 0.35
 
 
+@pytest.mark.parametrize(("text", "apology"), [
+    ("Okay. Sorry. I've just had a really long week.", "Sorry"),
+    ("I apologise, that was out of line.", "I apologise"),
+    ("I didn't mean that, it's been a long day.", "I didn't mean that"),
+    ("I shouldn't have snapped at you.", "I shouldn't have snapped"),
+    ("I'm not sorry, you people are useless.", ""),
+    ("I won't apologise for being angry.", ""),
+    ("My bill is double what it should be.", ""),
+])
+def test_an_apology_is_found_unless_negated(text: str, apology: str) -> None:
+    assert WORDS.score(text).apology == apology
+
+
 def test_the_prefilter_finds_exactly_what_a_full_scan_finds() -> None:
     """The one-search shortcut must never hide a hit the entry-by-entry scan would report."""
     entries = BUILTIN_LEXICON

@@ -109,5 +109,6 @@ class CallScorer:
             t=event.t, utterance_id=event.utterance_id, start=event.start, end=event.end,
             text=event.text, word_anger=words.anger, voice_arousal=arousal, anger=anger,
             evidence=words.evidence, voice_cue=voice.cue if voice else "",
-            triggers=words.triggers, sentiment=words.vader_compound)
+            triggers=words.triggers, sentiment=words.vader_compound,
+            apology=words.apology)
 

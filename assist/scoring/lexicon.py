@@ -291,6 +291,25 @@ def is_negated(text: str, start: int) -> bool:
     return bool(NEGATORS.search(" ".join(words)))
 
 
+APOLOGY: tuple[re.Pattern[str], ...] = tuple(compile_phrase(p) for p in (
+    r"(?:so |really |very )?sorry", r"(?:i |i do )?apologi[sz]e", r"my apologies",
+    r"i didn'?t mean (?:to|that|it)",
+    r"i shouldn'?t have (?:said|snapped|shouted|yelled|sworn|called|spoken)",
+    r"(?:that|it|i) was (?:uncalled for|out of line)",
+))
+"""A customer taking back an outburst ("sorry for snapping", "I didn't mean that"): the
+sign, in the playbook's terms, that a boundary has been heard."""
+
+
+def find_apology(text: str) -> str:
+    """The words of the first apology not negated ("I'm not sorry"), or "" if none."""
+    for pattern in APOLOGY:
+        for match in pattern.finditer(text):
+            if not is_negated(text, match.start()):
+                return match.group(0)
+    return ""
+
+
 def pack_entries(extra: Mapping[str, float]) -> list[LexiconEntry]:
     """Lexicon additions from a prompt pack, labelled so the agent sees where they came from."""
     return [LexiconEntry(compile_phrase(p), w, "pack") for p, w in extra.items()]

@@ -35,6 +35,7 @@ from assist.scoring.lexicon import (
     LexiconHit,
     any_entry_pattern,
     benign_spans,
+    find_apology,
     find_hits,
     for_vader,
     normalize,
@@ -98,6 +99,8 @@ class WordScore:
     evidence: tuple[str, ...]
     triggers: tuple[TriggerHit, ...]
     vader_compound: float
+    apology: str = ""
+    """The words with which the speaker apologised, "" if they did not."""
 
 
 class WordScorer:
@@ -131,7 +134,8 @@ class WordScorer:
         anger = base + (1.0 - base) * intensity * min(1.0, base / INTENSITY_GATE)
         return WordScore(anger=_clip(anger),
                          evidence=_evidence(hits, compound, angriest, intensity),
-                         triggers=triggers, vader_compound=compound)
+                         triggers=triggers, vader_compound=compound,
+                         apology=find_apology(text))
 
     def _compound(self, text: str) -> float:
         return float(self._vader.polarity_scores(text)["compound"]) if text.strip() else 0.0
