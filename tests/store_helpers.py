@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from store_fixtures import temporary_database
 
 from assist.config import StoreConfig
 from assist.events import Event
 from assist.store import StoreSink, queries
 from assist.store.db import open_engine, session_factory
 from assist.store.schema import Call
-from assist.store.testing import temporary_database
 
 PG_ENV = "ASSIST_TEST_PG_URL"
 

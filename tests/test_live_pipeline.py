@@ -9,7 +9,6 @@ import time
 
 import pytest
 import soundfile as sf
-from assist.prompts import load_pack
 from transcript_helpers import assert_lines_heard_in_order, overlap
 
 from assist.asr import load_transcriber
@@ -18,6 +17,7 @@ from assist.config import AudioConfig, Config
 from assist.events import AudioState, AudioStatus, Event, Speaker
 from assist.paths import sample_call
 from assist.pipeline import Pipeline, final_texts
+from assist.prompts import load_pack
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 

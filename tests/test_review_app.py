@@ -19,6 +19,7 @@ import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from store_fixtures import flagged_call_events
 
 from assist.config import StoreConfig
 from assist.events import (
@@ -33,7 +34,6 @@ from assist.events import (
 )
 from assist.review import auth, create_app
 from assist.store import StoreSink, open_engine, queries, session_factory
-from assist.store.testing import flagged_call_events
 
 PASSWORD = "correct horse battery"
 HOSTILE = "<script>alert('x')</script><b>bold</b> & \"quotes\""

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from store_fixtures import flagged_call_events
 from store_helpers import only_call
 
 from assist.config import StoreConfig
@@ -21,7 +22,6 @@ from assist.events import CallStarted, FinalText, Speaker, Stage, StageChanged
 from assist.review import auth, create_app
 from assist.store import StoreSink, open_engine, queries, session_factory
 from assist.store.summaries import summary_from_json
-from assist.store.testing import flagged_call_events
 
 pytestmark = pytest.mark.browser
 

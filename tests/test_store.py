@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from sqlalchemy import select, text
+from store_fixtures import SAMPLE_LINES, flagged_call_events
 from store_helpers import load_call, record
 
 from assist import cli
@@ -34,7 +35,6 @@ from assist.review import auth
 from assist.store import StoreSink, open_engine, queries, session_factory
 from assist.store.recorder import ENDED_ABRUPTLY, mark_abrupt_ends
 from assist.store.schema import Call, User, Utterance
-from assist.store.testing import SAMPLE_LINES, flagged_call_events
 from assist.store.writer import host_name
 
 

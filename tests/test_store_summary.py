@@ -20,6 +20,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
+from store_fixtures import SAMPLE_LINES, flagged_call_events
 from store_helpers import load_call, record
 
 from assist import cli
@@ -31,7 +32,6 @@ from assist.store.db import MIGRATIONS_DIR
 from assist.store.recorder import ENDED_ABRUPTLY
 from assist.store.schema import Call
 from assist.store.summaries import summary_from_json
-from assist.store.testing import SAMPLE_LINES, flagged_call_events
 from assist.store.writer import host_name
 from assist.summary import render_card, summarize
 
@@ -146,8 +146,8 @@ KILLED_FEEDER = textwrap.dedent("""
     from assist.events import CallEnded
     from assist.store import StoreSink, open_engine, session_factory
     from assist.store.schema import LevelRow, PromptRow
-    from assist.store.testing import flagged_call_events
     sys.path.insert(0, "tests")  # the test modules import each other as top-level modules
+    from store_fixtures import flagged_call_events
     from test_store_summary import LINES
 
     url, call_id = sys.argv[1:3]

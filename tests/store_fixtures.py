@@ -1,4 +1,4 @@
-"""Helpers for tests of the store and of anything that records into it.
+"""Test fixtures for the store and of anything that records into it.
 
 ``flagged_call_events`` builds the events of a short call that escalates and calms down, the
 way the pipeline would emit them; ``temporary_database`` makes a throw-away PostgreSQL
