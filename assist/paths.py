@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib import metadata
 from pathlib import Path
 
 import platformdirs
@@ -39,11 +40,31 @@ def models_dir() -> Path:
 
 
 def prompts_dir() -> Path:
-    """``prompts/`` beside the package in a checkout (the packs a trainer edits)."""
+    """The prompt packs: ASSIST_PROMPTS_DIR, else ``prompts/`` in a checkout, else the copy
+    installed with the package (a wheel has no checkout around it)."""
     override = os.environ.get("ASSIST_PROMPTS_DIR")
     if override:
         return Path(override)
-    return PROJECT_ROOT / "prompts"
+    checkout = PROJECT_ROOT / "prompts"
+    if checkout.is_dir():
+        return checkout
+    return _installed_prompts() or checkout
+
+
+def _installed_prompts() -> Path | None:
+    """Where pip put the packs (pyproject's data-files: <prefix>/share/assist/prompts).
+
+    Found through the installed file list rather than sys.prefix, which differs from the
+    install prefix for --user and --prefix installs.
+    """
+    try:
+        files = metadata.distribution(APP_NAME).files or []
+    except metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        if file.name == "default.toml" and file.parent.name == "prompts":
+            return Path(str(file.locate())).resolve().parent
+    return None
 
 
 def sample_call() -> Path:
