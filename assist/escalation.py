@@ -302,8 +302,9 @@ class StageMachine:
     def on_scored(self, event: UtteranceScored) -> list[Event]:
         """A customer utterance scored from words and voice: LevelUpdate, maybe StageChanged."""
         now = self._advance(event.t)
-        out = self._apply_triggers(now, event.triggers)
+        # The apology first: an insult in the same breath then takes it back at once.
         self._note_apology(event)
+        out = self._apply_triggers(now, event.triggers)
         self._absorb(event)
         if not out:
             out = self._evaluate(now)
@@ -486,10 +487,9 @@ class StageMachine:
         return Stage.CALM, f"anger back to {level:.2f}: a passing moment"
 
     def _note_apology(self, event: UtteranceScored) -> None:
-        """An apology counts only inside a boundary and only without abuse in the same breath
-        ("sorry, but you're an idiot" is more abuse)."""
-        abusive = any(self.settings.force.get(hit.name) is Stage.BOUNDARY for hit in event.triggers)
-        if self._stage is Stage.BOUNDARY and event.apology and not abusive:
+        """An apology counts only inside a boundary; abuse heard after it (even "sorry, but
+        you're an idiot") takes it back in _apply_triggers."""
+        if self._stage is Stage.BOUNDARY and event.apology:
             self._apology = event.apology
 
     def _leave_boundary(self, now: float, level: float) -> tuple[Stage, str] | None:

@@ -128,11 +128,8 @@ def test_supervisor_reviews_a_flagged_call(browser, server: str, store_url: str,
     expect(page.locator("#transcript tbody tr")).to_have_count(7)
     expect(page.locator("#transcript")).to_contain_text("my lawyer will hear about it")
 
-    page.click("#mark-reviewed")
-    expect(page.locator("#reviewed")).to_contain_text("yes, by sue")
-    page.fill("textarea[name=text]", "Good hand-over; coach on earlier empathy.")
-    page.click("#add-note")
-    expect(page.locator("blockquote.note")).to_contain_text("coach on earlier empathy")
+    _mark_reviewed_and_note(page, "Good hand-over; coach on earlier empathy.",
+                            shows="coach on earlier empathy")
 
     shot = tmp_path / "review-call.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -141,6 +138,17 @@ def test_supervisor_reviews_a_flagged_call(browser, server: str, store_url: str,
 
     _stranger_sees_nothing(browser, server)
     context.close()
+
+
+def _mark_reviewed_and_note(page, note: str, *, shows: str) -> None:
+    """Sue marks the open call reviewed and adds a note; both show on the page."""
+    from playwright.sync_api import expect
+
+    page.click("#mark-reviewed")
+    expect(page.locator("#reviewed")).to_contain_text("yes, by sue")
+    page.fill("textarea[name=text]", note)
+    page.click("#add-note")
+    expect(page.locator("blockquote.note")).to_contain_text(shows)
 
 
 def _log_in(page, server: str) -> None:
@@ -201,11 +209,8 @@ def test_supervisor_reviews_the_replayed_sample_call(browser, replayed_store: st
         expect(page.locator("#transcript tbody tr")).to_have_count(len(call.utterances))
         expect(page.locator("#transcript")).to_contain_text("third time")
 
-        page.click("#mark-reviewed")
-        expect(page.locator("#reviewed")).to_contain_text("yes, by sue")
-        page.fill("textarea[name=text]", "Refund and reship offered; calmed well.")
-        page.click("#add-note")
-        expect(page.locator("blockquote.note")).to_contain_text("calmed well")
+        _mark_reviewed_and_note(page, "Refund and reship offered; calmed well.",
+                                shows="calmed well")
         page.screenshot(path=str(tmp_path / "review-sample-call.png"), full_page=True)
         context.close()
     reviewed = only_call(replayed_store)
