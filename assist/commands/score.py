@@ -147,11 +147,9 @@ def score_audio_files(args: argparse.Namespace, config: Config, settings: Scorin
 def caller_baseline(paths: list[Path], channel: str) -> CallerVoice:
     voice = CallerVoice()
     for path in paths:
-        features = extract_features(read_customer_audio(path, channel))
-        if features is None:
+        if not voice.add_calm_audio(read_customer_audio(path, channel)):
             raise AudioError(f"baseline clip {path} has too little speech; give a clip with a "
                              "few seconds of the caller talking calmly")
-        voice.add_calm(features)
     return voice
 
 

@@ -63,11 +63,7 @@ class CallScorer:
 
     def add_calm_audio(self, audio: np.ndarray) -> bool:
         """Use a known-calm clip of this caller as baseline; False if it had too little speech."""
-        features = extract_features(audio)
-        if features is None:
-            return False
-        self._voice.add_calm(features)
-        return True
+        return self._voice.add_calm_audio(audio)
 
     def on_audio(self, event: UtteranceEnded | PartialWindow) -> VoiceCue:
         """Voice arousal of a finished utterance (learned into the baseline if calm) or a partial."""

@@ -310,6 +310,14 @@ class CallerVoice:
         self._forming.append(features)
         self.baseline = VoiceBaseline.from_features(self._forming)
 
+    def add_calm_audio(self, audio: np.ndarray) -> bool:
+        """:meth:`add_calm` from raw audio; False if the clip had too little speech."""
+        features = extract_features(audio)
+        if features is None:
+            return False
+        self.add_calm(features)
+        return True
+
     def assess(self, features: VoiceFeatures) -> VoiceAssessment:
         return VoiceAssessment(arousal_of(features, self.baseline),
                                describe(features, self.baseline), features)
