@@ -137,6 +137,32 @@ def test_regenerating_the_sample_call_gives_the_same_call(tmp_path: Path, sample
     assert again == load_labels(sample_call)
 
 
+@pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+    reason="espeak-ng and sox are needed to regenerate the calls (scripts/setup installs them)",
+)
+def test_another_customer_voice_changes_only_the_customer(tmp_path: Path,
+                                                          sample_call: Path) -> None:
+    out = tmp_path / "other.ogg"
+    result = run_make_call(str(CALLS_DIR / "sample_call.toml"), "-o", str(out),
+                           "--customer-voice", "en-us+m3")
+    assert result.returncode == 0, result.stderr
+    original = load_labels(sample_call)
+    other = json.loads((tmp_path / "other.labels.json").read_text(encoding="utf-8"))
+    assert [t["text"] for t in other] == [t["text"] for t in original]
+    first_customer = next(i for i, t in enumerate(original) if t["speaker"] == "customer")
+    assert other[:first_customer] == original[:first_customer]  # the agent's opening is untouched
+    changed = [(a["end"] - a["start"], b["end"] - b["start"]) for a, b in zip(original, other)
+               if a["speaker"] == "customer"]
+    assert any(abs(x - y) > 0.05 for x, y in changed)  # another voice speaks at its own pace
+
+
+def test_customer_voice_needs_an_output_so_the_committed_call_is_kept() -> None:
+    result = run_make_call(str(CALLS_DIR / "slow_burn.toml"), "--customer-voice", "en-gb")
+    assert result.returncode == 2
+    assert "--customer-voice needs --output" in result.stderr
+
+
 def test_make_call_rejects_an_unknown_mood_in_one_line(tmp_path: Path) -> None:
     script = tmp_path / "bad.toml"
     script.write_text('[[turns]]\nspeaker = "customer"\ntext = "hi"\nmood = "livid"\n')
