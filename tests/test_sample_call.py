@@ -152,8 +152,8 @@ def test_another_customer_voice_changes_only_the_customer(tmp_path: Path,
     assert [t["text"] for t in other] == [t["text"] for t in original]
     first_customer = next(i for i, t in enumerate(original) if t["speaker"] == "customer")
     assert other[:first_customer] == original[:first_customer]  # the agent's opening is untouched
-    changed = [(a["end"] - a["start"], b["end"] - b["start"]) for a, b in zip(original, other)
-               if a["speaker"] == "customer"]
+    changed = [(a["end"] - a["start"], b["end"] - b["start"])
+               for a, b in zip(original, other, strict=True) if a["speaker"] == "customer"]
     assert any(abs(x - y) > 0.05 for x, y in changed)  # another voice speaks at its own pace
 
 
