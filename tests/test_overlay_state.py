@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import queue
@@ -85,7 +86,17 @@ def test_an_angry_call_shows_stage_prompt_caption_and_meter() -> None:
     assert view.timer == "01:05"
     assert view.audio == "listening"
     assert view.call_button == "End call"
-    assert "do: apologize for the wait" in view.tips
+    assert view.tips == "do: apologize for the wait\ndon't: say calm down"
+
+
+def test_only_the_first_do_and_dont_are_shown_a_line_each() -> None:
+    events = angry_call()
+    events[-1] = dataclasses.replace(events[-1], do=("name the feeling", "apologize once"),
+                                     dont=("interrupt", "argue"))
+    view = present(tick(fold(events), T0 + 65))
+    assert view.tips == "do: name the feeling\ndon't: interrupt"
+    events[-1] = dataclasses.replace(events[-1], do=(), dont=("argue",))
+    assert present(tick(fold(events), T0 + 65)).tips == "don't: argue"
 
 
 def test_agent_lines_are_not_the_caption() -> None:
@@ -103,6 +114,14 @@ def test_why_panel_shows_reason_words_voice_and_triggers_on_demand() -> None:
                      "manager (your manager)", "anger 70%"):
         assert expected in why
     assert present(dismiss(toggle_why(state))).why is None
+
+
+def test_the_why_panel_takes_the_place_of_the_caption_and_tips() -> None:
+    state = fold(angry_call())
+    shown, closed = present(toggle_why(state)), present(dismiss(toggle_why(state)))
+    assert shown.caption == "" and shown.tips == ""
+    assert shown.why is not None and "never came" in shown.why  # it quotes what was heard
+    assert closed.caption and closed.tips
 
 
 def test_a_prompt_for_an_older_stage_is_not_shown_under_a_new_stage() -> None:

@@ -79,11 +79,12 @@ def present(state: OverlayState) -> OverlayView:
         stage_colour=STAGE_COLOURS[state.stage],
         headline=headline,
         line=line,
-        tips=tips,
+        # The why panel quotes what was heard and has the room of the tips below it.
+        tips="" if state.show_why else tips,
         level=round(state.level, 2),
         meter=f"anger {state.level:.0%} {trend_arrow(state.trend)}",
         sparkline=state.history,
-        caption=f"“{state.caption}”" if state.caption else "",
+        caption=f"“{state.caption}”" if state.caption and not state.show_why else "",
         timer=call_timer(state),
         audio=audio,
         audio_colour=audio_colour,
@@ -105,8 +106,14 @@ def _prompt_texts(state: OverlayState) -> tuple[str, str, str]:
         if state.stage is Stage.CALM:
             return "Listening", "", ""
         return STAGE_LABELS[state.stage], "", ""
-    tips = [f"do: {tip}" for tip in prompt.do] + [f"don't: {tip}" for tip in prompt.dont]
-    return prompt.headline, prompt.line, "  ·  ".join(tips)
+    return prompt.headline, prompt.line, _first_tips(prompt.do, prompt.dont)
+
+
+def _first_tips(do: tuple[str, ...], dont: tuple[str, ...]) -> str:
+    """The first "do" and the first "don't", a line each: every tip of a stage does not fit
+    a 220-pixel window, and a glance takes in two short lines, not a paragraph."""
+    tips = ([f"do: {do[0]}"] if do else []) + ([f"don't: {dont[0]}"] if dont else [])
+    return "\n".join(tips)
 
 
 def trend_arrow(trend: float) -> str:

@@ -131,7 +131,7 @@ class OverlayWindow:
                                  font=ctk.CTkFont(size=13))
         self.tips = ctk.CTkLabel(body, text="", anchor="w", justify="left", font=small,
                                  text_color=MUTED)
-        meters = ctk.CTkFrame(body, fg_color="transparent")
+        self.meters = meters = ctk.CTkFrame(body, fg_color="transparent")
         self.meter = ctk.CTkProgressBar(meters, height=8, width=120)
         self.meter.pack(side="left", padx=(0, 6))
         self.sparkline = Sparkline(meters, width=200, height=24)
@@ -261,12 +261,12 @@ class OverlayWindow:
             "level": self._draw_level,
             "meter": lambda text: self.meter_text.configure(text=text),
             "sparkline": self.sparkline.show,
-            "caption": lambda text: self.caption.configure(text=text),
+            "caption": lambda text: _show_text(self.caption, text),
             "timer": lambda text: self.timer.configure(text=text),
             "audio": lambda text: self.audio.configure(text=text),
             "cue": lambda text: _show_text(self.cue, text),
             "notice": lambda text: _show_text(self.notice, text),
-            "why": lambda text: _show_text(self.why, text or ""),
+            "why": self._draw_why,
             "summary": self._draw_summary,
             "status": lambda text: self._show_help(text or HINT),
             "call_button": lambda text: self.buttons["call"].configure(text=text),
@@ -275,6 +275,14 @@ class OverlayWindow:
     def _draw_level(self, level: float) -> None:
         self.meter.set(level)
         self.meter.configure(progress_color=meter_colour(level))
+
+    def _draw_why(self, text: str | None) -> None:
+        """The panel takes the meter's row too: its own first lines give the level and reason."""
+        _show_text(self.why, text or "")
+        if text:
+            self.meters.grid_remove()
+        else:
+            self.meters.grid()
 
     def _draw_summary(self, text: str | None) -> None:
         self.summary_text.configure(text=text or "")
