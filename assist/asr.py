@@ -2,10 +2,12 @@
 the one worker thread that turns utterances into text.
 
 The segmenter has already cut the audio into utterances, so Whisper runs without its own VAD,
-without timestamps, without the previous text as a prompt, greedy by default and with the
-temperature fallback switched off: on a short utterance each fallback pass costs as much as the
-first one (measured on this project's machine: 3 s of silence took 0.4 s greedy and 2.2 s with
-one fallback) and on near-silent audio it mostly produces longer hallucinations.
+without timestamps, without the previous text as a prompt and with the temperature fallback
+switched off: on a short utterance each fallback pass costs as much as the first one (measured
+on this project's machine: 3 s of silence took 0.4 s and 2.2 s with one fallback) and on
+near-silent audio it mostly produces longer hallucinations. It searches five beams by default:
+greedy decoding misheard more words of real speech (tiny.en over speech-wer: 4.3 % against
+2.6 % word error rate) for little saving, as the encoder, not the decoder, is most of a pass.
 """
 
 from __future__ import annotations
@@ -211,7 +213,7 @@ class WhisperTranscriber:
         return [self._segment_in_short_window(audio, self._prompt)]
 
     def _segment_in_short_window(self, audio: np.ndarray, prompt: list[int]) -> SegmentStats:
-        """One greedy decode over an encoder window just long enough for the utterance."""
+        """One decode over an encoder window just long enough for the utterance."""
         import ctranslate2
 
         frames = encoder_window_s(len(audio)) * FRAMES_PER_SECOND

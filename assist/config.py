@@ -70,7 +70,8 @@ class AsrConfig:
         "", "Whisper model: a directory, or a name under models/ (see `assist models`); empty "
         "for the packaged tiny.en.")
     language: str = setting("en", "Spoken language code, or empty to detect it (multilingual models).")
-    beam_size: int = setting(1, "Beam size; 1 is greedy decoding (fastest).", lo=1, hi=10)
+    beam_size: int = setting(5, "Beam size; 1 is greedy decoding (fastest, but more words "
+                                "misheard), 5 keeps the five likeliest readings.", lo=1, hi=10)
     cpu_threads: int = setting(0, "CPU threads for Whisper; 0 uses every core.", lo=0, hi=256)
     compute_type: str = setting("int8", "CTranslate2 compute type.",
                                 choices=("int8", "int8_float32", "float32"))
