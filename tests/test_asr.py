@@ -372,6 +372,17 @@ def test_tiny_en_word_error_rate_on_real_speech(tiny_en: WhisperTranscriber) -> 
 
 
 @pytest.mark.slow
+def test_the_default_five_beams_mishear_fewer_words_than_greedy(
+        tiny_en: WhisperTranscriber) -> None:
+    cases = speech_cases()
+    greedy = asr.load_transcriber(None, AsrConfig(beam_size=1))
+    beams, single = word_error_rate(tiny_en, cases), word_error_rate(greedy, cases)
+    print(f"tiny.en WER: {beams:.1%} with five beams, {single:.1%} greedy")
+    assert AsrConfig().beam_size == 5
+    assert beams < single
+
+
+@pytest.mark.slow
 def test_short_encoder_window_reads_as_well_as_the_full_one_and_faster(
         tiny_en: WhisperTranscriber) -> None:
     """The short window must not cost accuracy (faster-whisper's own 30 s loop as reference)."""

@@ -79,7 +79,7 @@ def present(state: OverlayState) -> OverlayView:
         stage_colour=STAGE_COLOURS[state.stage],
         headline=headline,
         line=line,
-        # The why panel quotes what was heard and has the room of the tips below it.
+        # The open why panel quotes what was heard, so it takes the caption's and tips' room.
         tips="" if state.show_why else tips,
         level=round(state.level, 2),
         meter=f"anger {state.level:.0%} {trend_arrow(state.trend)}",
@@ -110,7 +110,7 @@ def _prompt_texts(state: OverlayState) -> tuple[str, str, str]:
 
 
 def _first_tips(do: tuple[str, ...], dont: tuple[str, ...]) -> str:
-    """The first "do" and the first "don't", a line each: every tip of a stage does not fit
+    """The first "do" and the first "don't", a line each: a stage's whole list does not fit
     a 220-pixel window, and a glance takes in two short lines, not a paragraph."""
     tips = ([f"do: {do[0]}"] if do else []) + ([f"don't: {dont[0]}"] if dont else [])
     return "\n".join(tips)
