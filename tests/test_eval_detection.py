@@ -13,8 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from assist.events import SAMPLE_RATE
 from assist.paths import PROJECT_ROOT
 from assist.scoring import evaluation
 from assist.scoring.evaluation import Split, auc_standard_error
@@ -53,6 +55,42 @@ def test_voice_separates_angry_from_calm_on_unseen_actors(report: evaluation.Rep
     assert set(voice.auc_angry_vs_other) == {"happy", "surprised", "fearful"}
 
 
+def test_voice_still_separates_angry_from_calm_over_a_narrowband_line(
+        report: evaluation.Report) -> None:
+    """Most calls still reach the agent as 8 kHz narrowband; the cues must survive the band."""
+    voice = report.voice[Split.SCORE]
+    on_lines = voice.auc_on_phone_lines
+    print(f"voice over the phone (score split): {on_lines}")
+    assert set(on_lines) == set(evaluation.PHONE_LINES)
+    narrow = on_lines["narrowband phone line"]
+    assert narrow >= floor(evaluation.VOICE_TARGET, narrow, voice.angry, voice.calm)
+    # Levelling takes the loudness cue away; pitch, rate and strain must still carry most of it.
+    assert on_lines["narrowband and levelled"] > 0.8
+
+
+def _tone(hz: float, amplitude: float, seconds: float = 1.0) -> np.ndarray:
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return (amplitude * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+def _level_db(audio: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(np.square(audio, dtype=np.float64))))
+
+
+def test_narrowband_keeps_the_speech_band_and_drops_what_a_phone_cannot_carry() -> None:
+    inside, above = _tone(1000.0, 0.3), _tone(5000.0, 0.3)
+    assert len(evaluation.narrowband(inside)) == len(inside)
+    assert abs(_level_db(evaluation.narrowband(inside)) - _level_db(inside)) < 1.0
+    assert _level_db(evaluation.narrowband(above)) < _level_db(above) - 40.0
+
+
+def test_levelling_brings_a_whisper_and_a_shout_to_the_same_loudness() -> None:
+    quiet, loud = evaluation.levelled(_tone(200.0, 0.01)), evaluation.levelled(_tone(200.0, 0.8))
+    assert abs(_level_db(quiet) - _level_db(loud)) < 0.1
+    assert abs(_level_db(loud) - evaluation.LEVELLED_DBFS) < 0.5
+    assert not evaluation.levelled(np.zeros(SAMPLE_RATE, dtype=np.float32)).any()
+
+
 def test_voice_stays_within_its_cpu_budget(report: evaluation.Report) -> None:
     """20 ms of CPU per second of audio is the budget; process time, so load does not count."""
     assert 0 < report.voice[Split.SCORE].cpu_ms_per_audio_s < 20.0
@@ -82,6 +120,7 @@ def test_script_prints_the_splits_and_writes_json(shared_data: Path, tmp_path: P
     assert done.returncode == 0, done.stderr
     assert "actors 1-6 = TUNE, actors 7-12 = SCORE" in done.stdout
     assert "words [score]" in done.stdout and "voice [score]" in done.stdout
+    assert "narrowband and levelled" in done.stdout
     figures = json.loads(out.read_text(encoding="utf-8"))
     assert figures["subset"] == 150
     assert 0.5 < figures["words"]["score"]["auc_ours"] <= 1.0

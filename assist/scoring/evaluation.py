@@ -12,6 +12,9 @@ emotion): each actor's baseline comes ONLY from that actor's neutral clips. A ne
 being scored is left out of its own baseline (leave-one-out), otherwise the neutral clips
 would sit at exactly zero change and flatter the figure. Figures: ROC AUC of voice arousal for
 angry vs neutral+calm, and for angry vs happy, surprised and fearful (reported only).
+The angry vs neutral+calm figure is also reported as heard down a phone line (PHONE_LINES):
+band-limited to 300-3400 Hz at 8 kHz, and that again with every clip levelled to one loudness,
+the worst an automatic gain control can do to the loudness cue.
 
 Split discipline: anything tuned (lexicon weights, voice feature weights) is tuned on the
 TUNE split and reported on the disjoint SCORE split. GoEmotions rows go to a split by a hash of
@@ -24,7 +27,7 @@ import csv
 import dataclasses
 import hashlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -182,23 +185,69 @@ class ClipFeatures:
         return 1000.0 * self.cpu_s / self.audio_s if self.audio_s else 0.0
 
 
-def clip_features(clips: Sequence[Clip]) -> ClipFeatures:
-    """Voice features of every clip, timing only the feature extraction."""
-    import soundfile
+Transform = Callable[[np.ndarray], np.ndarray]
+"""Changes a clip's 16 kHz mono audio before its features are taken (a phone line, say)."""
 
+
+def clip_features(clips: Sequence[Clip], transform: Transform | None = None) -> ClipFeatures:
+    """Voice features of every clip, timing only the feature extraction."""
     features: FeatureCache = {}
     cpu_s = audio_s = 0.0
     for clip in clips:
-        audio, rate = soundfile.read(clip.path, dtype="float32", always_2d=True)
-        if rate != SAMPLE_RATE:
-            raise AudioError(f"{clip.path}: expected 16 kHz audio, got {rate} Hz; use the "
-                             "RAVDESS copy in ../shared/data")
-        mono = audio.mean(axis=1)
+        mono = _read_clip(clip)
+        if transform is not None:
+            mono = transform(mono)
         started = time.process_time()
         features[clip.path] = extract_features(mono)
         cpu_s += time.process_time() - started
-        audio_s += len(mono) / rate
+        audio_s += len(mono) / SAMPLE_RATE
     return ClipFeatures(features, cpu_s, audio_s)
+
+
+def _read_clip(clip: Clip) -> np.ndarray:
+    import soundfile
+
+    audio, rate = soundfile.read(clip.path, dtype="float32", always_2d=True)
+    if rate != SAMPLE_RATE:
+        raise AudioError(f"{clip.path}: expected 16 kHz audio, got {rate} Hz; use the "
+                         "RAVDESS copy in ../shared/data")
+    return np.asarray(audio.mean(axis=1), dtype=np.float32)
+
+
+# --- what a phone line does to a voice ----------------------------------------------------------
+
+NARROWBAND_RATE = 8000
+PHONE_BAND_HZ = (300.0, 3400.0)
+"""The classic telephone passband (ITU-T G.712) at the 8 kHz of G.711 narrowband calls."""
+LEVELLED_DBFS = -26.0
+"""The nominal active speech level on a phone line (ITU-T P.56), as in voice.POPULATION."""
+
+
+def narrowband(audio: np.ndarray) -> np.ndarray:
+    """16 kHz audio as a narrowband phone call delivers it: down to 8 kHz, band-passed, and
+    back up to 16 kHz (the pipeline resamples every source to 16 kHz the same way)."""
+    from scipy.signal import butter, resample_poly, sosfiltfilt
+
+    band = butter(4, PHONE_BAND_HZ, btype="bandpass", fs=NARROWBAND_RATE, output="sos")
+    low_rate = resample_poly(audio, 1, SAMPLE_RATE // NARROWBAND_RATE)
+    return np.asarray(resample_poly(sosfiltfilt(band, low_rate), SAMPLE_RATE // NARROWBAND_RATE,
+                                    1), dtype=np.float32)
+
+
+def levelled(audio: np.ndarray) -> np.ndarray:
+    """The whole clip scaled so its speech sits at LEVELLED_DBFS: shouted and calm clips arrive
+    equally loud, as behind an automatic gain control that has fully caught up."""
+    magnitude = np.abs(audio)
+    speech = audio[magnitude > 0.01 * float(magnitude.max(initial=0.0))]
+    speech_rms = float(np.sqrt(np.mean(np.square(speech, dtype=np.float64)))) if speech.size else 0.0
+    gain = 10.0 ** (LEVELLED_DBFS / 20.0) / max(speech_rms, 1e-9)
+    return np.clip(audio * gain, -1.0, 1.0).astype(np.float32)
+
+
+PHONE_LINES: dict[str, Transform] = {
+    "narrowband phone line": narrowband,
+    "narrowband and levelled": lambda audio: levelled(narrowband(audio)),
+}
 
 
 def leave_one_out_baseline(clip: Clip, clips: Sequence[Clip],
@@ -230,6 +279,8 @@ class VoiceResult:
     auc_angry_vs_calm: float
     auc_angry_vs_other: dict[str, float]
     cpu_ms_per_audio_s: float
+    auc_on_phone_lines: dict[str, float]
+    """Angry vs neutral+calm again, each clip first passed through one of PHONE_LINES."""
 
 
 def evaluate_voice(clips: Sequence[Clip], split: Split) -> VoiceResult:
@@ -240,6 +291,8 @@ def evaluate_voice(clips: Sequence[Clip], split: Split) -> VoiceResult:
         return [arousals[c.path] for c in clips if c.emotion in emotions]
 
     angry, calm = of("angry"), of(*CALM_EMOTIONS)
+    on_lines = {name: _angry_vs_calm_auc(clips, clip_features(clips, line).features)
+                for name, line in PHONE_LINES.items()}
     return VoiceResult(
         split=split,
         actors=tuple(sorted({c.actor for c in clips})),
@@ -249,7 +302,14 @@ def evaluate_voice(clips: Sequence[Clip], split: Split) -> VoiceResult:
         auc_angry_vs_calm=auc(angry, calm),
         auc_angry_vs_other={e: auc(angry, of(e)) for e in OTHER_AROUSED if of(e)},
         cpu_ms_per_audio_s=extracted.cpu_ms_per_audio_s,
+        auc_on_phone_lines=on_lines,
     )
+
+
+def _angry_vs_calm_auc(clips: Sequence[Clip], features: FeatureCache) -> float:
+    arousals = clip_arousals(clips, features)
+    return auc([arousals[c.path] for c in clips if c.emotion == "angry"],
+               [arousals[c.path] for c in clips if c.emotion in CALM_EMOTIONS])
 
 
 @dataclass(frozen=True)
@@ -342,6 +402,9 @@ class Report:
                        f"(+/- {_se(v.auc_angry_vs_calm, v.angry, v.calm)})"
                        f"{_target_note(split, v.auc_angry_vs_calm, VOICE_TARGET)}; "
                        f"angry vs {others}; CPU {v.cpu_ms_per_audio_s:.1f} ms per s of audio")
+            lines = ", ".join(f"{name} {a:.3f}" for name, a in v.auc_on_phone_lines.items())
+            out.append(f"voice [{split}] angry vs neutral+calm over the phone (reported only): "
+                       f"{lines}")
         return out
 
 
