@@ -240,6 +240,32 @@ def test_score_audio_against_calm_clips_of_the_same_speaker(
     assert rows[0]["anger"] is None and rows[0]["text"] is None, "no words without --transcribe"
 
 
+def test_a_tone_or_hiss_is_refused_as_a_calm_baseline() -> None:
+    t = np.arange(2 * RATE) / RATE
+    tone = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    hiss = np.random.default_rng(3).normal(0, 0.05, 2 * RATE).astype(np.float32)
+    voice = CallerVoice()
+    assert not voice.add_calm_audio(tone) and not voice.add_calm_audio(hiss)
+    assert voice.baseline is POPULATION
+    assert voice.add_calm_audio(voiced(120.0)), "a voice with a syllable rhythm is speech"
+    assert voice.baseline.utterances == 1
+
+
+def test_score_names_a_baseline_clip_that_is_not_speech(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tone = tmp_path / "hold-tone.wav"
+    t = np.arange(2 * RATE) / RATE
+    soundfile.write(tone, (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), RATE)
+    speech = tmp_path / "speech.wav"
+    soundfile.write(speech, voiced(120.0), RATE)
+    assert main(["score", "--audio", str(speech), "--baseline", str(tone)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert f"baseline clip {tone} does not sound like speech" in captured.err
+    assert "talking calmly" in captured.err
+
+
 @pytest.mark.slow
 def test_score_audio_with_transcription_scores_the_words_too(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

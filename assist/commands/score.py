@@ -148,8 +148,9 @@ def caller_baseline(paths: list[Path], channel: str) -> CallerVoice:
     voice = CallerVoice()
     for path in paths:
         if not voice.add_calm_audio(read_customer_audio(path, channel)):
-            raise AudioError(f"baseline clip {path} has too little speech; give a clip with a "
-                             "few seconds of the caller talking calmly")
+            raise AudioError(f"baseline clip {path} does not sound like speech (too short, "
+                             "silent, a tone or music); give a clip with a few seconds of the "
+                             "caller talking calmly")
     return voice
 
 

@@ -53,6 +53,8 @@ MIN_SPEECH_S = 0.25
 """Less speech than this says nothing reliable about the voice."""
 MIN_PITCHED_S = 0.1
 """Fewer frames with a clear period than this: the pitch is not judged."""
+MIN_SPEECH_RATE = 1.0
+"""Syllable beats per second below which a clip is a held tone, a hum or music, not talk."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,11 @@ def _phrase(name: str, change: Changes) -> str:
     return f"voice strained ({change.effort_db:.0f} dB more high-frequency energy)"
 
 
+def sounds_like_speech(features: VoiceFeatures) -> bool:
+    """A voice with a pitch and a syllable rhythm, as a calm reference must have."""
+    return features.pitch_st is not None and features.rate_syl_s >= MIN_SPEECH_RATE
+
+
 # --- feature extraction ----------------------------------------------------------------------
 
 
@@ -258,7 +265,8 @@ def _first_dips(cmnd: np.ndarray) -> np.ndarray:
 
 def _syllable_nuclei(level_db: np.ndarray, speech: np.ndarray) -> int:
     """Local maxima of the smoothed envelope, in speech, that stand out from their surroundings."""
-    smooth = np.convolve(level_db, np.ones(5) / 5, mode="same")
+    # Edge-padded: zero padding would read as 0 dBFS, a loud peak at both ends of every clip.
+    smooth = np.convolve(np.pad(level_db, 2, mode="edge"), np.ones(5) / 5, mode="valid")
     width = 2 * NUCLEUS_HALF_WIDTH + 1
     padded = np.pad(smooth, NUCLEUS_HALF_WIDTH, mode="edge")
     windows = sliding_window_view(padded, width)
@@ -311,9 +319,13 @@ class CallerVoice:
         self.baseline = VoiceBaseline.from_features(self._forming)
 
     def add_calm_audio(self, audio: np.ndarray) -> bool:
-        """:meth:`add_calm` from raw audio; False if the clip had too little speech."""
+        """:meth:`add_calm` from raw audio; False if the clip does not sound like speech.
+
+        A tone or hold music as the reference would make every later utterance sound many
+        times faster than "their baseline".
+        """
         features = extract_features(audio)
-        if features is None:
+        if features is None or not sounds_like_speech(features):
             return False
         self.add_calm(features)
         return True

@@ -82,7 +82,7 @@ _CAPS_EXEMPT = frozenset({"USA", "ATM", "PIN", "SIM", "USB", "FAQ", "CEO", "BBB"
                           "WTF", "IBAN", "VAT", "NHS", "DVD", "GPS"})
 """Abbreviations are written in capitals without anyone shouting."""
 _REPEATED_WORD = re.compile(r"\b(\w{2,})(?:\W+\1\b){1,}", re.IGNORECASE)
-_STRETCHED = re.compile(r"([a-z])\1{2,}", re.IGNORECASE)
+_STRETCHED_WORD = re.compile(r"\w*([a-z])\1{2,}\w*", re.IGNORECASE)
 _NUMBER_WORDS = frozenset({"oh", "zero", "one", "two", "three", "four", "five", "six", "seven",
                            "eight", "nine", "ten", "double", "triple"})
 
@@ -131,7 +131,7 @@ class WordScorer:
         phrases *= 1.0 - POSITIVE_DAMPING * max(0.0, compound)
         base = 1.0 - (1.0 - vader) * (1.0 - phrases)
         intensity = intensity_of(text)
-        anger = base + (1.0 - base) * intensity * min(1.0, base / INTENSITY_GATE)
+        anger = base + (1.0 - base) * intensity.boost * min(1.0, base / INTENSITY_GATE)
         return WordScore(anger=_clip(anger),
                          evidence=_evidence(hits, compound, angriest, intensity),
                          triggers=triggers, vader_compound=compound,
@@ -175,19 +175,47 @@ def vader_anger(compound: float) -> float:
     return 1.0 / (1.0 + math.exp(-VADER_SLOPE * (-compound - VADER_MIDPOINT)))
 
 
-def intensity_of(text: str) -> float:
-    """0..~0.5 from exclamation marks, shouted words and repetition ("no no no", "sooo")."""
-    exclamations = min(text.count("!"), MAX_EXCLAMATIONS)
-    caps = [w for w in _CAPS_WORD.findall(text) if w not in _CAPS_EXEMPT]
-    repeated = _has_repetition(text)
-    return (EXCLAMATION_STEP * exclamations + (CAPS_BOOST if caps else 0.0)
-            + (REPEAT_BOOST if repeated else 0.0))
+@dataclass(frozen=True)
+class Intensity:
+    """How loud the text is on the page, apart from what it says."""
+
+    exclamations: int
+    shouted: str
+    """The first word in capitals ("RIDICULOUS"), "" if none."""
+    repeated: str
+    """The first repetition ("no no no", "sooo"), "" if none."""
+
+    @property
+    def boost(self) -> float:
+        """0..~0.5, the share of the remaining headroom that intensity may add."""
+        return (EXCLAMATION_STEP * min(self.exclamations, MAX_EXCLAMATIONS)
+                + (CAPS_BOOST if self.shouted else 0.0) + (REPEAT_BOOST if self.repeated else 0.0))
+
+    def evidence(self) -> str:
+        cues = []
+        if self.exclamations:
+            cues.append("an exclamation mark" if self.exclamations == 1
+                        else f"{self.exclamations} exclamation marks")
+        if self.shouted:
+            cues.append(f'capitals ("{self.shouted}")')
+        if self.repeated:
+            cues.append(f'repetition ("{self.repeated}")')
+        return "emphasis in the text: " + ", ".join(cues) if cues else ""
 
 
-def _has_repetition(text: str) -> bool:
+def intensity_of(text: str) -> Intensity:
+    """Exclamation marks, shouted words and repetition ("no no no", "sooo")."""
+    shouted = next((w for w in _CAPS_WORD.findall(text) if w not in _CAPS_EXEMPT), "")
+    return Intensity(text.count("!"), shouted, _first_repetition(text))
+
+
+def _first_repetition(text: str) -> str:
     """ "no, no, no" or "sooo"; not "three three" in a read-out number or postcode."""
-    words = (m.group(1).lower() for m in _REPEATED_WORD.finditer(text))
-    return any(w not in _NUMBER_WORDS for w in words) or bool(_STRETCHED.search(text))
+    for match in _REPEATED_WORD.finditer(text):
+        if match.group(1).lower() not in _NUMBER_WORDS:
+            return match.group(0)
+    stretched = _STRETCHED_WORD.search(text)
+    return stretched.group(0) if stretched else ""
 
 
 def strongest_per_label(hits: list[LexiconHit]) -> list[LexiconHit]:
@@ -212,15 +240,15 @@ def _trigger_hits(triggers: tuple[TriggerHit, ...]) -> list[LexiconHit]:
 
 
 def _evidence(hits: list[LexiconHit], compound: float, angriest: Sentence,
-              intensity: float) -> tuple[str, ...]:
+              intensity: Intensity) -> tuple[str, ...]:
     evidence = [hit.evidence for hit in hits]
     if compound <= NEGATIVE_EVIDENCE:
         evidence.append(f"negative wording (VADER {compound:+.2f})")
     elif angriest.compound <= NEGATIVE_EVIDENCE:
         evidence.append(f'negative sentence "{_shortened(angriest.text)}" '
                         f"(VADER {angriest.compound:+.2f})")
-    if intensity > 0:
-        evidence.append("shouting or repetition in the text")
+    if emphasis := intensity.evidence():
+        evidence.append(emphasis)
     return tuple(evidence)
 
 
