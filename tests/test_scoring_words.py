@@ -64,6 +64,15 @@ def test_exclamation_capitals_and_repetition_raise_anger() -> None:
     assert anger("Thanks!!!") < 0.05, "intensity alone is not anger"
 
 
+def test_evidence_says_which_emphasis_it_saw() -> None:
+    shouted = WORDS.score("This is RIDICULOUS!!! No no no.").evidence
+    assert ('emphasis in the text: 3 exclamation marks, capitals ("RIDICULOUS"), '
+            'repetition ("No no no")') in shouted
+    assert "emphasis in the text: repetition (\"sooo\")" in WORDS.score("sooo slow").evidence
+    read_out = WORDS.score("my postcode is three three four, the PIN was wrong").evidence
+    assert not any(e.startswith("emphasis") for e in read_out), read_out
+
+
 @pytest.mark.parametrize("text", ["on hold for 2 hours", "on hold for two hours",
                                   "waited a couple of hours", "I've been waiting 40 minutes"])
 def test_waits_are_recognised_in_digits_and_words(text: str) -> None:
@@ -324,6 +333,7 @@ def test_score_command_reads_a_file(tmp_path: Path, capsys: pytest.CaptureFixtur
     (["--audio", "missing.wav"], "missing.wav does not exist"),
     (["--baseline", "calm.wav"], "add --audio"),
     (["a.txt", "--audio", "b.wav"], "not both"),
+    (["call.WAV"], "call.WAV is a recording; score it with --audio call.WAV"),
     (["--pack", "no-such-pack", "-"], "no-such-pack"),
 ])
 def test_score_command_bad_input_is_one_line_and_exit_2(

@@ -31,6 +31,8 @@ from assist.summary import render_card
 
 SUMMARY_LINGER_S = 3.0
 CHANNELS_HELP = "left, right, mono (mix) or a 1-based channel number"
+AUDIO_SUFFIXES = (".ogg", ".wav", ".flac", ".mp3")
+"""Recordings the commands accept (what soundfile reads), by file name."""
 
 
 def add_model_option(p: argparse.ArgumentParser) -> None:

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from assist.commands.common import CHANNELS_HELP
+from assist.commands.common import AUDIO_SUFFIXES, CHANNELS_HELP
 from assist.config import Config
 from assist.errors import AudioError, ConfigError
 from assist.scoring import ScoringSettings, WordScorer
@@ -103,6 +103,8 @@ def text_lines(inputs: list[str]) -> Iterator[tuple[str, str]]:
         if name == "-":
             yield from _numbered("-", sys.stdin)
             continue
+        if Path(name).suffix.lower() in AUDIO_SUFFIXES:
+            raise ConfigError(f"{name} is a recording; score it with --audio {name}")
         try:
             with Path(name).open(encoding="utf-8") as f:
                 yield from _numbered(name, f)

@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # the heavy modules (matplotlib, SQLAlchemy) load only when t
 
 log = logging.getLogger(__name__)
 
-AUDIO_SUFFIXES = (".ogg", ".wav", ".flac", ".mp3")
 DEFAULT_REPORT_DIR = Path("tune-report")
 PIPED_WIDTH = 160
 
@@ -84,7 +83,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     console = Console(stderr=True)
     corpus = _gather(args, config, base.path, console)
     if not corpus:
-        raise ConfigError(f"no recordings ({', '.join(AUDIO_SUFFIXES)}) or stored calls found "
+        raise ConfigError(f"no recordings ({', '.join(common.AUDIO_SUFFIXES)}) or stored calls found "
                           "to tune on; check the paths, or take calls with the store on")
     if sweeps:
         return _sweep(args, base, overrides, sweeps, corpus, console)
@@ -109,7 +108,7 @@ def _recordings(paths: Sequence[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+            found += sorted(p for p in path.iterdir() if p.suffix.lower() in common.AUDIO_SUFFIXES)
         else:
             found.append(path)
     return found
