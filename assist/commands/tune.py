@@ -83,8 +83,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     console = Console(stderr=True)
     corpus = _gather(args, config, base.path, console)
     if not corpus:
-        raise ConfigError(f"no recordings ({', '.join(common.AUDIO_SUFFIXES)}) or stored calls found "
-                          "to tune on; check the paths, or take calls with the store on")
+        suffixes = ", ".join(common.AUDIO_SUFFIXES)
+        raise ConfigError(f"no recordings ({suffixes}) or stored calls found to tune on; check "
+                          "the paths, or take calls with the store on")
     if sweeps:
         return _sweep(args, base, overrides, sweeps, corpus, console)
     return _compare(args, base, overrides, corpus, console)
@@ -108,7 +109,8 @@ def _recordings(paths: Sequence[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.suffix.lower() in common.AUDIO_SUFFIXES)
+            found += sorted(p for p in path.iterdir()
+                            if p.suffix.lower() in common.AUDIO_SUFFIXES)
         else:
             found.append(path)
     return found

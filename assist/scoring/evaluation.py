@@ -228,10 +228,10 @@ def narrowband(audio: np.ndarray) -> np.ndarray:
     back up to 16 kHz (the pipeline resamples every source to 16 kHz the same way)."""
     from scipy.signal import butter, resample_poly, sosfiltfilt
 
+    factor = SAMPLE_RATE // NARROWBAND_RATE
     band = butter(4, PHONE_BAND_HZ, btype="bandpass", fs=NARROWBAND_RATE, output="sos")
-    low_rate = resample_poly(audio, 1, SAMPLE_RATE // NARROWBAND_RATE)
-    return np.asarray(resample_poly(sosfiltfilt(band, low_rate), SAMPLE_RATE // NARROWBAND_RATE,
-                                    1), dtype=np.float32)
+    on_the_line = sosfiltfilt(band, resample_poly(audio, 1, factor))
+    return np.asarray(resample_poly(on_the_line, factor, 1), dtype=np.float32)
 
 
 def levelled(audio: np.ndarray) -> np.ndarray:
@@ -291,23 +291,24 @@ def evaluate_voice(clips: Sequence[Clip], split: Split) -> VoiceResult:
         return [arousals[c.path] for c in clips if c.emotion in emotions]
 
     angry, calm = of("angry"), of(*CALM_EMOTIONS)
-    on_lines = {name: _angry_vs_calm_auc(clips, clip_features(clips, line).features)
-                for name, line in PHONE_LINES.items()}
+    on_lines = {}
+    for name, line in PHONE_LINES.items():
+        heard = clip_features(clips, line).features
+        on_lines[name] = _angry_vs_calm_auc(clips, clip_arousals(clips, heard))
     return VoiceResult(
         split=split,
         actors=tuple(sorted({c.actor for c in clips})),
         clips=len(clips),
         angry=len(angry),
         calm=len(calm),
-        auc_angry_vs_calm=auc(angry, calm),
+        auc_angry_vs_calm=_angry_vs_calm_auc(clips, arousals),
         auc_angry_vs_other={e: auc(angry, of(e)) for e in OTHER_AROUSED if of(e)},
         cpu_ms_per_audio_s=extracted.cpu_ms_per_audio_s,
         auc_on_phone_lines=on_lines,
     )
 
 
-def _angry_vs_calm_auc(clips: Sequence[Clip], features: FeatureCache) -> float:
-    arousals = clip_arousals(clips, features)
+def _angry_vs_calm_auc(clips: Sequence[Clip], arousals: dict[Path, float]) -> float:
     return auc([arousals[c.path] for c in clips if c.emotion == "angry"],
                [arousals[c.path] for c in clips if c.emotion in CALM_EMOTIONS])
 
