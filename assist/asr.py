@@ -677,7 +677,7 @@ class TranscriptionWorker:
         self._drain = True
         self._thread: threading.Thread | None = None
         self._passes = {"final": 0, "speculative": 0, "partial": 0}
-        self._running = 0  # 1 while a job is with the model
+        self._busy = False  # a job is with the model: pending, though no longer queued
 
     def submit(self, event: UtteranceEnded | PartialWindow) -> None:
         """Queue an utterance or a partial window; never blocks on the model."""
@@ -694,7 +694,7 @@ class TranscriptionWorker:
     def pending(self) -> int:
         """Jobs queued or being transcribed right now."""
         with self._wake:
-            return len(self._queue) + self._running
+            return len(self._queue) + int(self._busy)
 
     def stats(self) -> WorkerStats:
         with self._wake:
@@ -730,7 +730,7 @@ class TranscriptionWorker:
             else:
                 self._preview(job)
             with self._wake:
-                self._running = 0
+                self._busy = False
         log.debug("transcription worker done: %s", self.stats())
 
     def _prepare(self) -> None:
@@ -752,7 +752,7 @@ class TranscriptionWorker:
                     self._queue.drop_partials()
                 job = self._queue.take()
                 if job is not None:
-                    self._running = 1
+                    self._busy = True
                     return job
                 self._wake.wait()
 
