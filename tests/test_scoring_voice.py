@@ -240,9 +240,13 @@ def test_score_audio_against_calm_clips_of_the_same_speaker(
     assert rows[0]["anger"] is None and rows[0]["text"] is None, "no words without --transcribe"
 
 
+def held_tone(hz: float = 440.0, seconds: float = 2.0) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (0.1 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
 def test_a_tone_or_hiss_is_refused_as_a_calm_baseline() -> None:
-    t = np.arange(2 * RATE) / RATE
-    tone = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    tone = held_tone()
     hiss = np.random.default_rng(3).normal(0, 0.05, 2 * RATE).astype(np.float32)
     voice = CallerVoice()
     assert not voice.add_calm_audio(tone) and not voice.add_calm_audio(hiss)
@@ -254,8 +258,7 @@ def test_a_tone_or_hiss_is_refused_as_a_calm_baseline() -> None:
 def test_score_names_a_baseline_clip_that_is_not_speech(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tone = tmp_path / "hold-tone.wav"
-    t = np.arange(2 * RATE) / RATE
-    soundfile.write(tone, (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), RATE)
+    soundfile.write(tone, held_tone(), RATE)
     speech = tmp_path / "speech.wav"
     soundfile.write(speech, voiced(120.0), RATE)
     assert main(["score", "--audio", str(speech), "--baseline", str(tone)]) == 2
