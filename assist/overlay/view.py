@@ -57,6 +57,7 @@ class OverlayView:
     level: float
     meter: str
     sparkline: tuple[tuple[float, float], ...]
+    meter_shown: bool
     caption: str
     timer: str
     audio: str
@@ -79,11 +80,13 @@ def present(state: OverlayState) -> OverlayView:
         stage_colour=STAGE_COLOURS[state.stage],
         headline=headline,
         line=line,
-        # The open why panel quotes what was heard, so it takes the caption's and tips' room.
+        # The open why panel gives the level, the reason and what was heard, so it takes the
+        # rows of the meter, the caption and the tips.
         tips="" if state.show_why else tips,
         level=round(state.level, 2),
         meter=f"anger {state.level:.0%} {trend_arrow(state.trend)}",
         sparkline=state.history,
+        meter_shown=not state.show_why,
         caption=f"“{state.caption}”" if state.caption and not state.show_why else "",
         timer=call_timer(state),
         audio=audio,

@@ -261,12 +261,13 @@ class OverlayWindow:
             "level": self._draw_level,
             "meter": lambda text: self.meter_text.configure(text=text),
             "sparkline": self.sparkline.show,
+            "meter_shown": lambda shown: _show_row(self.meters, shown),
             "caption": lambda text: _show_text(self.caption, text),
             "timer": lambda text: self.timer.configure(text=text),
             "audio": lambda text: self.audio.configure(text=text),
             "cue": lambda text: _show_text(self.cue, text),
             "notice": lambda text: _show_text(self.notice, text),
-            "why": self._draw_why,
+            "why": lambda text: _show_text(self.why, text or ""),
             "summary": self._draw_summary,
             "status": lambda text: self._show_help(text or HINT),
             "call_button": lambda text: self.buttons["call"].configure(text=text),
@@ -276,20 +277,9 @@ class OverlayWindow:
         self.meter.set(level)
         self.meter.configure(progress_color=meter_colour(level))
 
-    def _draw_why(self, text: str | None) -> None:
-        """The panel takes the meter's row too: its own first lines give the level and reason."""
-        _show_text(self.why, text or "")
-        if text:
-            self.meters.grid_remove()
-        else:
-            self.meters.grid()
-
     def _draw_summary(self, text: str | None) -> None:
         self.summary_text.configure(text=text or "")
-        if text:
-            self.summary.grid()
-        else:
-            self.summary.grid_remove()
+        _show_row(self.summary, bool(text))
 
     def _show_help(self, text: str) -> None:
         self.help.configure(text=text)
@@ -452,11 +442,16 @@ def meter_colour(level: float) -> str:
 
 
 def _show_text(label: ctk.CTkLabel, text: str) -> None:
+    """An empty label gives its row back rather than leaving a blank line."""
     label.configure(text=text)
-    if text:
-        label.grid()
+    _show_row(label, bool(text))
+
+
+def _show_row(widget: ctk.CTkBaseClass, shown: bool) -> None:
+    if shown:
+        widget.grid()
     else:
-        label.grid_remove()
+        widget.grid_remove()
 
 
 def _one_line(headline: str, line: str) -> str:

@@ -301,7 +301,7 @@ def evaluate_voice(clips: Sequence[Clip], split: Split) -> VoiceResult:
         clips=len(clips),
         angry=len(angry),
         calm=len(calm),
-        auc_angry_vs_calm=_angry_vs_calm_auc(clips, arousals),
+        auc_angry_vs_calm=auc(angry, calm),
         auc_angry_vs_other={e: auc(angry, of(e)) for e in OTHER_AROUSED if of(e)},
         cpu_ms_per_audio_s=extracted.cpu_ms_per_audio_s,
         auc_on_phone_lines=on_lines,
