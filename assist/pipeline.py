@@ -103,7 +103,8 @@ class Pipeline:
         self._summary: SummaryBuilder | None = None
         self._partial_sent: dict[int, float] = {}  # utterance id -> end of last window sent
         self._call_id = ""
-        self._last_t = 0.0
+        self._last_t = 0.0  # the source thread's clock: how far the audio has been read
+        self._now = 0.0  # the coordinator's clock: the newest time among the items it handled
         self._agent_audio = False
         self._agent_announced = False
         self._stop = threading.Event()
@@ -139,10 +140,6 @@ class Pipeline:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the source has ended and every event has reached the sinks."""
         return self._done.wait(timeout)
-
-    @property
-    def call_id(self) -> str:
-        return self._call_id
 
     def transcription_backlog(self) -> int:
         """Utterances and partial windows waiting for Whisper."""
@@ -201,14 +198,25 @@ class Pipeline:
     # --- coordinator thread -----------------------------------------------------------------------
 
     def _coordinate(self) -> None:
-        while True:
-            item = self._inbox.get()
-            if isinstance(item, _SourceDone):
-                self._finish(item.t)
-                return
+        try:
+            while True:
+                item = self._inbox.get()
+                if isinstance(item, _SourceDone):
+                    self._finish(item.t)
+                    return
+                self._route_safely(item)
+                if self._watcher:
+                    self._reload_pack()
+        finally:
+            self._done.set()  # whatever happened, nobody waits for ever
+
+    def _route_safely(self, item: object) -> None:
+        """One item that breaks a stage is logged and skipped; the call goes on."""
+        self._now = max(self._now, _time_of(item))
+        try:
             self._route(item)
-            if self._watcher:
-                self._reload_pack()
+        except Exception:
+            log.exception("the pipeline could not handle %s; skipped it", type(item).__name__)
 
     def _route(self, item: object) -> None:
         if isinstance(item, _Control):
@@ -253,8 +261,8 @@ class Pipeline:
         if command == "start_call" and not self._session:
             self._call_id = uuid.uuid4().hex[:12]
             self._session = CallSession(self._pack, self._cue_settings())
-            self._summary = SummaryBuilder(self._call_id, start_t=self._last_t)
-            self._emit(CallStarted(t=self._last_t, call_id=self._call_id, agent=self.agent,
+            self._summary = SummaryBuilder(self._call_id, start_t=self._now)
+            self._emit(CallStarted(t=self._now, call_id=self._call_id, agent=self.agent,
                                    source=self.source.description))
         elif command == "end_call" and self._session:
             self._end_call("ended")
@@ -270,8 +278,8 @@ class Pipeline:
 
     def _end_call(self, reason: str) -> None:
         if self._summary:
-            self._emit(self._summary.build(self._last_t))
-        self._emit(CallEnded(t=self._last_t, call_id=self._call_id, reason=reason))
+            self._emit(self._summary.build(self._now))
+        self._emit(CallEnded(t=self._now, call_id=self._call_id, reason=reason))
         self._session = None
         self._summary = None
 
@@ -283,11 +291,11 @@ class Pipeline:
                 item = self._inbox.get_nowait()
             except queue.Empty:
                 break
-            self._route(item)
+            self._route_safely(item)
+        self._now = max(self._now, t)
         if self._session:
             self._emit_all(self._session.tick(t))
             self._end_call("stopped" if self._stop.is_set() else "ended")
-        self._done.set()
 
     def _reload_pack(self) -> None:
         """A saved pack takes effect at once; a broken one is reported and the old one kept."""
@@ -298,10 +306,11 @@ class Pipeline:
             self._pack_error = None
             if self._session:
                 self._session.use_pack(pack)
-            self._emit(AgentAction(t=self._last_t, action="pack_reloaded", value=str(pack.path)))
+            self._emit(Cue(t=self._now, kind="pack_reloaded",
+                           message=f"Prompt pack reloaded: {pack.path.name}"))
         elif self._watcher.error and self._watcher.error != self._pack_error:
             self._pack_error = self._watcher.error
-            self._emit(Cue(t=self._last_t, kind="pack_error",
+            self._emit(Cue(t=self._now, kind="pack_error",
                            message=f"Kept the previous prompt pack: {self._watcher.error}"))
 
     def _emit_all(self, events: Sequence[Event]) -> None:
@@ -318,6 +327,11 @@ class Pipeline:
                 # One broken sink (a full disk under the store, a closed pipe) must not stop
                 # the agent's prompts; it is logged with its traceback.
                 log.exception("sink %r failed on %s", sink, type(event).__name__)
+
+
+def _time_of(item: object) -> float:
+    """Audio time an inbox item speaks for; controls carry none (they act "now")."""
+    return float(getattr(item, "t", 0.0))
 
 
 def run_to_end(source: Source, config: Config, *, transcriber: Transcriber, pack: PromptPack,

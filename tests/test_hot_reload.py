@@ -13,7 +13,7 @@ from test_pipeline import DurationTranscriber, ListSource, conversation
 from assist.audio.sources import AudioBlock
 from assist.audio.vad import EnergyActivityForTests
 from assist.config import Config
-from assist.events import AgentAction, AudioState, Cue, Event, PromptShown, Stage
+from assist.events import AudioState, Cue, Event, PromptShown, Stage
 from assist.paths import prompts_dir
 from assist.pipeline import Pipeline
 from assist.prompts import load_pack
@@ -57,9 +57,8 @@ def test_a_saved_pack_takes_effect_and_a_broken_one_is_refused(tmp_path: Path) -
         original = pack_file.read_text(encoding="utf-8")
         pack_file.write_text(original.replace('headline = "', 'headline = "NEW: '),
                              encoding="utf-8")
-        reloaded = wait_for(seen, lambda e: isinstance(e, AgentAction)
-                            and e.action == "pack_reloaded")
-        assert isinstance(reloaded, AgentAction) and reloaded.value == str(pack_file)
+        reloaded = wait_for(seen, lambda e: isinstance(e, Cue) and e.kind == "pack_reloaded")
+        assert isinstance(reloaded, Cue) and reloaded.message == "Prompt pack reloaded: team.toml"
 
         pack_file.write_text(original + "\n[escalation]\nnot_a_key = 1\n", encoding="utf-8")
         refused = wait_for(seen, lambda e: isinstance(e, Cue) and e.kind == "pack_error")
@@ -84,4 +83,4 @@ def test_watching_is_off_for_replays_by_default() -> None:
                         vad_factory=EnergyActivityForTests)
     pipeline.start()
     assert pipeline.wait(60)
-    assert not any(isinstance(e, AgentAction) and e.action.startswith("pack") for e in seen)
+    assert not any(isinstance(e, Cue) and e.kind.startswith("pack") for e in seen)

@@ -153,10 +153,10 @@ def test_cues_show_briefly() -> None:
 
 
 def test_pack_reload_messages_show_as_a_notice() -> None:
-    reloaded = fold([AgentAction(t=1, wall=T0, action="pack_reloaded",
-                                 value="/x/prompts/default.toml")])
+    reloaded = fold([Cue(t=1, wall=T0, kind="pack_reloaded",
+                         message="Prompt pack reloaded: default.toml")])
     assert present(tick(reloaded, T0 + 1)).notice == "Prompt pack reloaded: default.toml"
-    failed = fold([Cue(t=1, wall=T0, kind="pack", message="default.toml line 3: bad key")])
+    failed = fold([Cue(t=1, wall=T0, kind="pack_error", message="default.toml line 3: bad key")])
     view = present(tick(failed, T0 + 1))
     assert view.notice == "default.toml line 3: bad key" and view.cue == ""
 

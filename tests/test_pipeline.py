@@ -22,6 +22,7 @@ from assist.events import (
     AudioStatus,
     CallEnded,
     CallStarted,
+    CallSummarized,
     Event,
     FinalText,
     PromptShown,
@@ -32,6 +33,7 @@ from assist.events import (
 )
 from assist.pipeline import Pipeline, final_texts, run_to_end
 from assist.prompts import load_pack
+from assist.session import CallSession
 
 CUSTOMER_LINES = [
     "hi I am calling about my order",
@@ -225,3 +227,58 @@ def test_customer_finals_reuse_the_pass_started_at_the_pause_and_agents_get_one_
     assert reused >= 1
     assert stats.final_passes == len(AGENT_LINES) + discarded
     assert model.calls == stats.final_passes + stats.speculative_passes + stats.partial_passes
+
+
+def test_each_call_starts_where_the_coordinator_is_and_its_summary_spans_it() -> None:
+    customer, agent = conversation()
+    seen: list[Event] = []
+    # At ten times real pace the agent's Ctrl+N lands mid-call, as it would live.
+    pipeline = Pipeline(PacedListSource(customer, agent), config(),
+                        transcriber=DurationTranscriber(), pack=load_pack("default"),
+                        vad_factory=EnergyActivityForTests)
+
+    def new_call_after_first_customer_line(event: Event) -> None:
+        first = not any(isinstance(e, FinalText) and e.speaker is Speaker.CUSTOMER for e in seen)
+        seen.append(event)
+        if first and isinstance(event, FinalText) and event.speaker is Speaker.CUSTOMER:
+            pipeline.end_call()  # the agent's Ctrl+N
+            pipeline.start_call()
+
+    pipeline.sinks.append(new_call_after_first_customer_line)
+    pipeline.start()
+    assert pipeline.wait(60)
+    starts = [e for e in seen if isinstance(e, CallStarted)]
+    ends = [e for e in seen if isinstance(e, CallEnded)]
+    summaries = [e for e in seen if isinstance(e, CallSummarized)]
+    assert len(starts) == len(ends) == len(summaries) == 2
+    # The first call starts with the audio, not wherever the source thread had got to.
+    assert starts[0].t == 0.0
+    assert ends[0].t <= starts[1].t < ends[1].t
+    first_line = next(e for e in seen if isinstance(e, FinalText) and e.speaker is Speaker.CUSTOMER)
+    assert starts[1].t >= first_line.end
+    for start, end, summary in zip(starts, ends, summaries, strict=True):
+        assert summary.duration_s == pytest.approx(end.t - start.t)
+
+
+def test_an_item_that_breaks_a_stage_is_skipped_and_the_call_goes_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    broken: list[int] = []
+
+    def handle_or_break(self: CallSession, event: Event) -> list[Event]:
+        if isinstance(event, FinalText) and not broken:
+            broken.append(event.utterance_id)
+            raise ValueError("a scorer bug")
+        return original(self, event)
+
+    original = CallSession.handle
+    monkeypatch.setattr(CallSession, "handle", handle_or_break)
+    customer, agent = conversation()
+    events: list[Event] = []
+    pipeline = Pipeline(ListSource(customer, agent), config(), transcriber=DurationTranscriber(),
+                        pack=load_pack("default"), sinks=[events.append],
+                        vad_factory=EnergyActivityForTests, pace_transcription=True)
+    pipeline.start()
+    assert pipeline.wait(60), "the coordinator died with the broken item"
+    assert broken and isinstance(events[-1], CallEnded)
+    scored = [e.utterance_id for e in events if isinstance(e, UtteranceScored)]
+    assert len(scored) >= len(CUSTOMER_LINES) - 1 and broken[0] not in scored

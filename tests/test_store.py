@@ -23,7 +23,10 @@ from assist.config import StoreConfig
 from assist.errors import StoreError
 from assist.events import (
     SAMPLE_RATE,
+    AgentAction,
+    CallEnded,
     CallStarted,
+    Event,
     FinalText,
     Speaker,
     Stage,
@@ -33,7 +36,7 @@ from assist.events import (
 )
 from assist.review import auth
 from assist.store import StoreSink, open_engine, queries, session_factory
-from assist.store.recorder import ENDED_ABRUPTLY, mark_abrupt_ends
+from assist.store.recorder import ENDED_ABRUPTLY, mark_abrupt_ends, since_start
 from assist.store.schema import Call, User, Utterance
 from assist.store.writer import host_name
 
@@ -311,3 +314,43 @@ def test_events_before_any_call_start_get_a_call_of_their_own(store_url: str) ->
         assert [u.text for u in queries.get_call(session, call.id).utterances] == [  # type: ignore[union-attr]
             "hello, you're through to support"]
     engine.dispose()
+
+
+def test_a_later_call_is_stored_in_its_own_time_from_its_start(store_url: str) -> None:
+    # The pipeline's clock runs from the start of the audio: the second call of a session
+    # starts at 100 s, and every time it carries is 100 s on.
+    later = [since_start(event, -100.0) for event in flagged_call_events("second", "ann")]
+    record(store_url, flagged_call_events("first", "ann") + later)
+    first, second = load_call(store_url, "first"), load_call(store_url, "second")
+    assert second.duration == pytest.approx(first.duration) == pytest.approx(35.0)
+    assert [(u.start, u.end) for u in second.utterances] == [
+        (pytest.approx(line[1]), pytest.approx(line[2])) for line in SAMPLE_LINES]
+    assert [s.t for s in second.stage_changes] == pytest.approx([s.t for s in first.stage_changes])
+    assert [a.t for a in second.actions] == pytest.approx([25.0, 34.0])
+    assert [lv.t for lv in second.levels] == pytest.approx([lv.t for lv in first.levels])
+
+
+def test_a_flag_after_the_call_ended_flags_that_call(store_url: str) -> None:
+    # The agent flags from the summary card, after CallEnded; a late transcript of the
+    # last line arrives after it too. Both belong to the call that just ended.
+    events = [*calm_call_events("calm"),
+              FinalText(t=12, speaker=Speaker.CUSTOMER, utterance_id=9, start=10, end=12,
+                        text="and one more thing"),
+              AgentAction(t=13, action="flag", value="check the refund")]
+    record(store_url, events, agent="eve")
+    engine = open_engine(store_url)
+    with session_factory(engine)() as session:
+        [call] = queries.recent_calls(session, "eve")
+    engine.dispose()
+    stored = load_call(store_url, call.id)
+    assert stored.id == "calm" and stored.flagged
+    assert stored.flag_reason_list == ["agent: check the refund"]
+    assert stored.utterances[-1].text == "and one more thing"
+    assert stored.duration == pytest.approx(5.0)  # what happened after the end is not call time
+
+
+def calm_call_events(call_id: str) -> list[Event]:
+    return [CallStarted(t=0, call_id=call_id, agent="eve"),
+            UtteranceScored(t=1, utterance_id=1, start=0, end=1, text="fine thanks",
+                            word_anger=0.1, voice_arousal=0.1, anger=0.1),
+            CallEnded(t=5, call_id=call_id)]

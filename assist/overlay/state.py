@@ -11,7 +11,6 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 from assist.events import (
@@ -48,8 +47,8 @@ HISTORY_SECONDS = 300.0
 HISTORY_POINTS = 400
 """Upper bound on sparkline points, so a flood of level updates cannot grow the state."""
 
-PACK_KINDS = frozenset({"pack", "pack_reloaded", "pack_error"})
-"""Cue kinds and agent actions that carry a prompt-pack hot-reload message."""
+PACK_KINDS = frozenset({"pack_reloaded", "pack_error"})
+"""Cue kinds that carry a prompt-pack hot-reload message."""
 
 
 @dataclass(frozen=True)
@@ -217,9 +216,6 @@ def _agent_action(state: OverlayState, event: AgentAction) -> OverlayState:
         return dataclasses.replace(state, feedback=event.value)
     if event.action == "snooze":
         return _snooze(state, event)
-    if event.action in PACK_KINDS:
-        return dataclasses.replace(state, notice=Flash(event.action, _pack_message(event),
-                                                       event.wall + NOTICE_SECONDS))
     return state
 
 
@@ -230,12 +226,6 @@ def _snooze(state: OverlayState, event: AgentAction) -> OverlayState:
         log.warning("ignoring a snooze of %r seconds: not a number", event.value)
         return state
     return dataclasses.replace(state, snoozed_until=event.wall + seconds)
-
-
-def _pack_message(event: AgentAction) -> str:
-    if event.action == "pack_reloaded":
-        return f"Prompt pack reloaded: {Path(event.value).name}"
-    return event.value
 
 
 # --- time and the agent's own view toggles -------------------------------------------------------

@@ -10,6 +10,7 @@ call was stopped, or killed mid-way (then it is summarised as ended abruptly on 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import logging
@@ -17,6 +18,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -102,12 +104,20 @@ def mark_abrupt_ends(session: Session, agent: str, host: str, keep: str | None =
 
 
 class CallRecorder:
-    """Writes one agent's calls, event by event, each in its own committed transaction."""
+    """Writes one agent's calls, event by event, each in its own committed transaction.
+
+    Stored times are seconds since the call started: the pipeline's clock runs from the start
+    of the audio, which is the second call's start only on the first call.
+    """
 
     def __init__(self, sessions: sessionmaker[Session], settings: RecorderSettings) -> None:
         self._sessions = sessions
         self._settings = settings
         self._call_id: str | None = None
+        self._last_call_id: str | None = None
+        """The call that ended last: a flag from its summary card, or its last line's text
+        arriving after it ended, still belongs to it."""
+        self._origin = 0.0
         self._audio: OrderedDict[int, np.ndarray] = OrderedDict()
         self._handlers: dict[type, Callable[[Session, Call, Event], None]] = {
             FinalText: self._final_text,  # type: ignore[dict-item]
@@ -120,15 +130,12 @@ class CallRecorder:
             CallEnded: self._ended,  # type: ignore[dict-item]
         }
 
-    @property
-    def call_id(self) -> str | None:
-        return self._call_id
-
     def record(self, event: Event) -> None:
         """Commit what ``event`` says about the call; audio and display-only events are skipped."""
         if isinstance(event, CallStarted):
             agent = event.agent or self._settings.agent
             self._start(event.call_id, agent, event.source, event.wall)
+            self._origin = event.t
             return
         if isinstance(event, UtteranceEnded):
             self._keep_audio(event)
@@ -136,21 +143,25 @@ class CallRecorder:
         handler = self._handlers.get(type(event))
         if handler is None:
             return
-        if self._call_id is None:
-            log.warning("%s arrived outside a call; recording it under a new call",
+        call_id = self._call_id or self._last_call_id
+        if call_id is None:
+            log.warning("%s arrived before any call; recording it under a new call",
                         type(event).__name__)
             self._start(uuid.uuid4().hex, self._settings.agent, "", event.wall)
+            call_id = self._call_id
         with self._sessions.begin() as session:
-            call = session.get(Call, self._call_id)
+            call = session.get(Call, call_id)
             if call is None:
-                log.error("call %s vanished from the store; dropping %s", self._call_id,
+                log.error("call %s vanished from the store; dropping %s", call_id,
                           type(event).__name__)
                 return
-            call.duration = max(call.duration or 0.0, event.t)
+            event = since_start(event, self._origin)
+            if call_id == self._call_id:
+                call.duration = max(call.duration or 0.0, event.t)
             call.last_event_at = utc(event.wall)
             handler(session, call, event)
         if isinstance(event, CallEnded):
-            self._call_id = None
+            self._last_call_id, self._call_id = self._call_id, None
 
     def close(self, wall: float) -> None:
         """End a call that is still open when the pipeline shuts down."""
@@ -264,6 +275,17 @@ class CallRecorder:
         session.add(LevelRow(call_id=call.id, t=event.t, level=event.level, trend=event.trend,
                              stage=event.stage.value))
         call.peak_level = max(call.peak_level or 0.0, event.level)
+
+
+def since_start(event: Event, origin: float) -> Event:
+    """``event`` with its times counted from ``origin``, the audio time its call started."""
+    if not origin:
+        return event
+    shifted: dict[str, Any] = {name: getattr(event, name) - origin
+                               for name in ("t", "start", "end") if hasattr(event, name)}
+    if isinstance(event, CallSummarized):
+        shifted["prompts"] = tuple(dataclasses.replace(p, t=p.t - origin) for p in event.prompts)
+    return dataclasses.replace(event, **shifted)
 
 
 def _ensure_summary(call: Call) -> None:

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError
 
 from assist.config import StoreConfig
 from assist.events import Event
@@ -98,7 +98,8 @@ class StoreSink:
                     return
                 log.warning("storing %s failed (%s); retrying in %.1f s", what, e, pause)
                 time.sleep(pause)
-            except SQLAlchemyError:
-                # One bad write must not stop the recording of the rest of the call.
+            except Exception:
+                # One bad write (a database error, an event the recorder cannot encode) must
+                # not stop the recording of the rest of the call.
                 log.exception("could not store %s", what)
                 return
