@@ -1,8 +1,9 @@
 """The typed, frozen events that pass between the pipeline's stages.
 
 Every event carries two clocks:
-- ``t``: audio time in seconds since the call started (the position in the recording or the
-  live stream), which is what the pure state machines run on;
+- ``t``: audio time in seconds since the source started (the position in the recording or
+  the live stream; a session's later calls start part-way along it, at their CallStarted's
+  ``t``), which is what the pure state machines run on;
 - ``wall``: the wall-clock time (``time.time()``) when the event was produced, which is what
   latency is measured against.
 

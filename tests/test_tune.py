@@ -11,6 +11,7 @@ Data used (and what it is used for):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -353,6 +354,31 @@ def test_cached_call_survives_json() -> None:
     assert back == call
     assert isinstance(back.events[-1], UtteranceScored)
     assert back.events[-1].triggers[0].name == "insult"
+
+
+def test_the_cache_key_changes_with_whatever_changes_the_events(tmp_path: Path) -> None:
+    audio, model = tmp_path / "call.wav", tmp_path / "model"
+    audio.write_bytes(b"RIFF one")
+    model.mkdir()
+    (model / "model.bin").write_bytes(b"weights")
+    channels = ("left", "right")
+
+    def key(config: Config) -> str:
+        return cache.cache_key(audio, model, config, channels)
+
+    base = Config()
+    changed = [
+        dataclasses.replace(base, asr=dataclasses.replace(base.asr, partial_every_s=3.0)),
+        dataclasses.replace(base, asr=dataclasses.replace(base.asr, beam_size=1)),
+        dataclasses.replace(base, segmenter=dataclasses.replace(
+            base.segmenter, end_silence_ms=base.segmenter.end_silence_ms + 100)),
+    ]
+    assert len({key(base), *map(key, changed)}) == 1 + len(changed)
+    threads = dataclasses.replace(base, asr=dataclasses.replace(base.asr, cpu_threads=2))
+    assert key(threads) == key(base)  # speed, not text
+    before = key(base)
+    audio.write_bytes(b"RIFF two")
+    assert key(base) != before
 
 
 # --- report -------------------------------------------------------------------------------------

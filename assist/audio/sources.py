@@ -59,7 +59,7 @@ _POLL_S = 0.1
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing numpy arrays elementwise is not equality
 class AudioBlock:
-    t: float  # audio time of the first sample, in seconds since the call started
+    t: float  # audio time of the first sample, in seconds since the source started
     customer: np.ndarray  # float32 mono at 16 kHz, values in [-1, 1]
     agent: np.ndarray | None  # same length as customer; None when no agent channel is set
 

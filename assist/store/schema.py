@@ -2,8 +2,8 @@
 
 The same models serve SQLite (one agent, no set-up) and PostgreSQL (a team writing to one
 server); Alembic migrations under ``migrations/`` create and evolve them. Times inside a call
-(``t``, ``start``, ``end``) are audio seconds since the call started, as in the events; wall
-clock times are timezone-aware UTC datetimes.
+(``t``, ``start``, ``end``) are audio seconds since the call started (the recorder counts
+them from the call's CallStarted); wall clock times are timezone-aware UTC datetimes.
 """
 
 from __future__ import annotations

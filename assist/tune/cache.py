@@ -7,7 +7,8 @@ texts, audio left out) and each customer utterance's voice cue. Re-scoring a cal
 pack then replays these through :class:`assist.session.CallSession` in milliseconds.
 
 The cache file is keyed by everything that changes those events: the audio file's bytes, the
-Whisper model, the ASR and segmenter settings, the channel choice and the voice-feature code.
+Whisper model, the ASR and segmenter settings, the channel choice and the code that turns
+audio into those events.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from typing import Any
 
 from assist import events as ev
 from assist import paths
-from assist.config import Config
+from assist.asr import dir_size
+from assist.config import AsrConfig, Config
 from assist.events import Event, Speaker, VoiceCue, event_to_dict
 
 log = logging.getLogger(__name__)
@@ -34,8 +36,9 @@ log = logging.getLogger(__name__)
 CACHE_FORMAT = 1
 """Bumped whenever the stored shape changes, so old files are simply ignored."""
 CACHE_DIR_NAME = "tune-cache"
-VOICE_CODE = ("scoring/voice.py", "audio/segmenter.py", "audio/vad.py")
-"""Modules whose changes make cached voice cues and utterance times stale."""
+EVENT_CODE = ("audio/sources.py", "audio/segmenter.py", "audio/vad.py", "asr.py",
+              "scoring/voice.py", "session.py", "pipeline.py")
+"""Modules whose changes make cached utterance times, texts and voice cues stale."""
 
 PIPELINE_EVENTS = (ev.UtteranceStarted, ev.PartialWindow, ev.UtteranceEnded, ev.PartialText,
                    ev.FinalText)
@@ -78,7 +81,7 @@ def cache_key(audio: Path, model_dir: Path, config: Config, channels: tuple[str,
     digest = hashlib.sha256()
     digest.update(f"format {CACHE_FORMAT}\n".encode())
     digest.update(_file_digest(audio).encode())
-    digest.update(f"model {model_dir.resolve()} {_model_size(model_dir)}\n".encode())
+    digest.update(f"model {model_dir.resolve()} {dir_size(model_dir)}\n".encode())
     digest.update(repr(config.segmenter).encode())
     digest.update(repr(_asr_identity(config)).encode())
     digest.update(repr(channels).encode())
@@ -94,20 +97,15 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _model_size(model_dir: Path) -> int:
-    return sum(f.stat().st_size for f in model_dir.iterdir() if f.is_file())
-
-
-def _asr_identity(config: Config) -> tuple[Any, ...]:
-    asr = config.asr
-    # cpu_threads changes speed, not text, so it stays out of the key.
-    return (asr.language, asr.beam_size, asr.compute_type, asr.partials)
+def _asr_identity(config: Config) -> AsrConfig:
+    # cpu_threads changes speed, not text, and the model is keyed by its files.
+    return dataclasses.replace(config.asr, cpu_threads=0, model="")
 
 
 def _code_digest() -> str:
     package = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    for name in VOICE_CODE:
+    for name in EVENT_CODE:
         module = package / name
         if module.exists():
             digest.update(module.read_bytes())
