@@ -31,7 +31,7 @@ from assist.events import (
     TriggerHit,
     UtteranceScored,
 )
-from assist.overlay.prefs import WindowPrefs, load_prefs, on_screen, save_prefs
+from assist.overlay.prefs import Desktop, WindowPrefs, load_prefs, on_screen, save_prefs
 from assist.overlay.queueing import MAX_EVENTS_PER_TICK, fold_pending
 from assist.overlay.state import (
     CUE_SECONDS,
@@ -248,8 +248,13 @@ def test_prefs_round_trip_and_survive_a_broken_file(tmp_path: Path) -> None:
 
 
 def test_a_position_off_this_screen_is_forgotten() -> None:
-    assert on_screen(WindowPrefs(x=3000, y=10), 1024, 600).x is None
-    assert on_screen(WindowPrefs(x=30, y=10), 1024, 600).x == 30
+    main_only = Desktop(0, 0, 1024, 600)
+    assert on_screen(WindowPrefs(x=3000, y=10), main_only).x is None
+    assert on_screen(WindowPrefs(x=30, y=10), main_only).x == 30
+    assert on_screen(WindowPrefs(x=-500, y=10), main_only).x is None
+    # A second monitor to the left of the main one (Windows gives it negative x).
+    two_monitors = Desktop(-1920, 0, 1920 + 1024, 1080)
+    assert on_screen(WindowPrefs(x=-500, y=10), two_monitors).x == -500
 
 
 def test_terminal_render_shows_stage_headline_and_line() -> None:

@@ -552,6 +552,9 @@ class LiveSource:
         if missing > GAP_S:
             log.info("audio resumed after %.1f s without it", missing)
             self._t += missing
+            # The few milliseconds the resampler holds back came before the gap; played after
+            # it they would land at the wrong time and click at the join.
+            self._resamplers[0].reset()
 
     def _to_blocks(self, chunk: _Chunk) -> Iterator[AudioBlock]:
         main = self._streams[0]

@@ -107,7 +107,11 @@ def _warn_without_users(engine: Any) -> None:
 def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
+    if exclusive is not None:  # Windows, where SO_REUSEADDR would share a port in use
+        listener.setsockopt(socket.SOL_SOCKET, exclusive, 1)
+    else:  # POSIX: rebind at once after a restart, while old connections time out
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((host, port))
     except OSError as e:

@@ -12,6 +12,7 @@ from assist.commands import common
 from assist.config import Config
 from assist.events import event_to_dict
 from assist.pipeline import final_texts, run_to_end
+from assist.prompts import load_pack
 
 
 def register(sub: Any) -> None:
@@ -35,8 +36,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     source = open_file(args.file, customer_channel=customer, agent_channel=agent, speed="max",
                        block_ms=config.audio.block_ms)
     transcriber = common.load_transcriber(args, config)
-    pack = common.load_pack(args, config)
-    events = run_to_end(source, config, transcriber=transcriber, pack=pack)
+    # The pipeline scores as it goes, but only its text is printed: the team's pack (which a
+    # trainer may be half-way through editing) has no say, so the built-in one serves.
+    events = run_to_end(source, config, transcriber=transcriber, pack=load_pack("default"))
     for final in final_texts(events):
         if args.json:
             print(json.dumps(event_to_dict(final), ensure_ascii=False))

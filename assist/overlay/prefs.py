@@ -90,10 +90,21 @@ def clamp_opacity(value: float) -> float:
     return round(min(MAX_OPACITY, max(MIN_OPACITY, value)), 2)
 
 
-def on_screen(prefs: WindowPrefs, screen_width: int, screen_height: int) -> WindowPrefs:
-    """Forget a saved position that is off this screen (a monitor was unplugged)."""
+@dataclass(frozen=True)
+class Desktop:
+    """The area all monitors span; a monitor left of or above the main one starts below 0."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+def on_screen(prefs: WindowPrefs, desktop: Desktop) -> WindowPrefs:
+    """Forget a saved position that is off every monitor (one was unplugged)."""
     if prefs.x is None or prefs.y is None:
         return prefs
-    if 0 <= prefs.x < screen_width - 40 and 0 <= prefs.y < screen_height - 20:
+    if (desktop.x <= prefs.x < desktop.x + desktop.width - 40
+            and desktop.y <= prefs.y < desktop.y + desktop.height - 20):
         return prefs
     return dataclasses.replace(prefs, x=None, y=None)

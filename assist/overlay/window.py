@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import queue
+import sys
 import time
 import tkinter as tk
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from assist.overlay.controller import CallController
 from assist.overlay.debug import TickLog, write_json
 from assist.overlay.prefs import (
     OPACITY_STEP,
+    Desktop,
     WindowPrefs,
     clamp_opacity,
     load_prefs,
@@ -64,6 +66,18 @@ def open_root(title: str) -> ctk.CTk:
     return root
 
 
+def desktop_of(root: tk.Misc) -> Desktop:
+    """The area every monitor spans. X11 reports it as the screen; Tk on Windows reports the
+    main monitor only, so Windows is asked for its virtual screen."""
+    if sys.platform == "win32":
+        import ctypes
+
+        metric = ctypes.windll.user32.GetSystemMetrics
+        # SM_XVIRTUALSCREEN, SM_YVIRTUALSCREEN, SM_CXVIRTUALSCREEN, SM_CYVIRTUALSCREEN
+        return Desktop(metric(76), metric(77), metric(78), metric(79))
+    return Desktop(0, 0, root.winfo_screenwidth(), root.winfo_screenheight())
+
+
 class OverlayWindow:
     """Builds the widgets, runs the tick loop and turns clicks and shortcuts into actions."""
 
@@ -77,8 +91,7 @@ class OverlayWindow:
         self.debug_file = debug_file
         self.should_stop = stop
         defaults = WindowPrefs(opacity=settings.opacity, compact=settings.compact)
-        self.prefs = on_screen(load_prefs(prefs_file, defaults), root.winfo_screenwidth(),
-                               root.winfo_screenheight())
+        self.prefs = on_screen(load_prefs(prefs_file, defaults), desktop_of(root))
         self.state = OverlayState(now=time.time())
         self.view: OverlayView | None = None
         self.audio_t = 0.0

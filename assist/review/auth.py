@@ -87,7 +87,8 @@ class LoginThrottle:
 
 
 def load_secret(path: Path | None = None) -> str:
-    """The key that signs session cookies, made on first use and kept private in the data dir."""
+    """The key that signs session cookies, made on first use in the data dir: readable by its
+    owner only on POSIX (mode 600); on Windows the per-user data folder is private already."""
     path = path or paths.data_dir() / SECRET_FILE
     try:
         if path.exists():

@@ -14,6 +14,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import sys
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -139,7 +140,8 @@ def run_sweep(base: PackSource, fixed: Setting, sweeps: Sequence[Sweep],
             return _run_here(Evaluator(base, fixed, corpus, fast), chunks, progress)
         finally:
             _restore(levels)
-    context = multiprocessing.get_context("spawn" if os.name == "nt" else "fork")
+    # fork starts workers fastest, but only Linux forks a threaded process safely.
+    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=context,
                              initializer=_start_worker,
                              initargs=(base, fixed, tuple(corpus), fast)) as pool:
