@@ -40,9 +40,6 @@ from assist.events import (
     UtteranceEnded,
 )
 
-# Must be set before faster_whisper (and huggingface_hub under it) is imported anywhere.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
 log = logging.getLogger(__name__)
 
 MODEL_FILES = ("model.bin", "config.json")

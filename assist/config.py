@@ -8,6 +8,7 @@ key or a value of the wrong type or range is a one-line :class:`ConfigError` nam
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import tomllib
 import types
 import typing
@@ -95,6 +96,15 @@ class StoreConfig:
     keep_audio: bool = setting(False, "Keep the customer's audio with the record.")
     agent: str = setting("", "The agent's name on the record; empty for the login name.")
     flag_anger: float = setting(0.75, "Flag a call whose peak anger reaches this.", lo=0, hi=1)
+
+    def agent_name(self) -> str:
+        """``agent``, else the login name of whoever runs assist."""
+        if self.agent:
+            return self.agent
+        try:
+            return getpass.getuser()
+        except (OSError, KeyError):  # no login name (a service account, a bare container)
+            return "agent"
 
 
 @dataclass(frozen=True)
@@ -216,14 +226,19 @@ def render_documented(config: Config | None = None) -> str:
         lines.append(f"[{section.name}]")
         for f in dataclasses.fields(part):
             lines.append(f"# {f.metadata['doc']}")
-            lines.append(f"{f.name} = {_toml_value(getattr(part, f.name))}")
+            lines.append(f"{f.name} = {toml_value(getattr(part, f.name))}")
         lines.append("")
     return "\n".join(lines)
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
+    """``value`` written as TOML."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:.1f}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return repr(value)

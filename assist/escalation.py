@@ -58,6 +58,7 @@ from assist.events import (
     UtteranceScored,
     VoiceCue,
 )
+from assist.scoring.triggers import ABUSE
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +70,9 @@ RAISED = frozenset({Stage.REFLECT, Stage.EMPATHIZE, Stage.SOLUTION, Stage.ESCALA
 FORCEABLE = frozenset({Stage.ESCALATE, Stage.BOUNDARY})
 """Stages a trigger may force; the ladder rungs are earned by the level alone."""
 
-STAGE_NAMES: Mapping[Stage, str] = MappingProxyType({
-    Stage.CALM: "calm", Stage.REFLECT: "reflect back", Stage.EMPATHIZE: "empathize",
-    Stage.SOLUTION: "offer solution", Stage.ESCALATE: "escalate",
-    Stage.BOUNDARY: "set a boundary", Stage.CLOSE: "close",
-})
-"""How the playbook names each stage, for reasons a person reads."""
-
 TRIGGER_LABELS: Mapping[str, str] = MappingProxyType({
     "manager_request": "asked for a manager", "legal_threat": "threatened legal action",
-    "insult": "abuse", "profanity": "abuse", "threat": "abuse",
+    **{name: "abuse" for name in ABUSE},
 })
 
 MIN_TREND_SPAN_S = 1.0
@@ -141,7 +135,7 @@ class PersistReplies:
 def _default_force() -> Mapping[str, Stage]:
     return MappingProxyType({
         "manager_request": Stage.ESCALATE, "legal_threat": Stage.ESCALATE,
-        "insult": Stage.BOUNDARY, "profanity": Stage.BOUNDARY, "threat": Stage.BOUNDARY,
+        **{name: Stage.BOUNDARY for name in ABUSE},
     })
 
 
@@ -459,7 +453,7 @@ class StageMachine:
         rung = self._next_rung()
         assert rung is not None, "persistence applies to reflect and empathize only"
         return rung, (f"still frustrated after {replies} {'reply' if replies == 1 else 'replies'}"
-                      f" in {STAGE_NAMES[stage]} (anger {level:.2f})")
+                      f" in {stage.label} (anger {level:.2f})")
 
     def _escalate_on_persistence(self, now: float, level: float) -> tuple[Stage, str] | None:
         settings = self.settings

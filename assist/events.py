@@ -42,6 +42,14 @@ class Stage(enum.StrEnum):
     BOUNDARY = "boundary"
     CLOSE = "close"
 
+    @property
+    def label(self) -> str:
+        """How the playbook names the stage, for people: "reflect back", "set a boundary"."""
+        return _STAGE_LABELS.get(self.value, self.value)
+
+
+_STAGE_LABELS = {"reflect": "reflect back", "solution": "offer solution", "boundary": "set a boundary"}
+
 
 class AudioStatus(enum.StrEnum):
     LISTENING = "listening"

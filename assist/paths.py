@@ -70,3 +70,11 @@ def _installed_prompts() -> Path | None:
 def sample_call() -> Path:
     """The bundled sample call that the demo replays."""
     return PROJECT_ROOT / "assist" / "data" / "sample_call.ogg"
+
+
+def replace_text(path: Path, text: str) -> None:
+    """Write ``text`` beside ``path``, then rename it over: a reader or a crash mid-write
+    never sees half a file. Raises OSError."""
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)

@@ -33,7 +33,7 @@ from assist.scoring import CallScorer
 
 log = logging.getLogger(__name__)
 
-RAISED_STAGES = frozenset({Stage.EMPATHIZE, Stage.SOLUTION, Stage.ESCALATE, Stage.BOUNDARY})
+TALK_OVER_STAGES = frozenset({Stage.EMPATHIZE, Stage.SOLUTION, Stage.ESCALATE, Stage.BOUNDARY})
 """Stages in which talking over the customer is worth a cue (the playbook: let them finish)."""
 
 
@@ -139,7 +139,7 @@ class CallSession:
             self._last_speech_end = event.t
         self._silence_cued = False
         if (started and event.speaker is Speaker.AGENT and self._customer_speaking
-                and self.stage in RAISED_STAGES):
+                and self.stage in TALK_OVER_STAGES):
             return [Cue(t=event.t, kind="talk_over",
                         message="You're talking over an upset customer: let them finish.")]
         return []

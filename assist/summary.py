@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from assist.escalation import RAISED
 from assist.events import (
     CallSummarized,
     Event,
@@ -31,8 +32,8 @@ PROMPT_EFFECT_WINDOW_S = 60.0
 ANGRY_AT_END = 0.5
 """A final smoothed level at or above this is an angry ending (the stage pack's empathize
 rung sits near it, so such a customer still needed feelings acknowledged)."""
-RAISED = frozenset({Stage.REFLECT, Stage.EMPATHIZE, Stage.SOLUTION, Stage.ESCALATE,
-                    Stage.BOUNDARY, Stage.CLOSE})
+EVER_RAISED = RAISED | {Stage.CLOSE}
+"""Stages that show the customer was upset at some point (close follows a raised stretch)."""
 
 _PROMISE = re.compile(
     r"\b(?:i(?:'| wi)ll|we(?:'| wi)ll|i am going to|i'm going to|let me)\s+"
@@ -100,7 +101,7 @@ class SummaryBuilder:
             return Outcome.ESCALATED
         if final >= ANGRY_AT_END:
             return Outcome.ENDED_ANGRY
-        if self._reached & RAISED:
+        if self._reached & EVER_RAISED:
             return Outcome.CALMED
         return Outcome.CALM
 
@@ -143,7 +144,7 @@ def summarize(call_id: str, events: list[Event], end_t: float, *, abrupt: bool =
 def render_card(summary: CallSummarized) -> str:
     """The summary as a few short lines for the overlay's card and `assist history`."""
     minutes, seconds = divmod(int(summary.duration_s), 60)
-    stages = ", ".join(f"{s.value} {v:.0f}s" for s, v in summary.stage_seconds)
+    stages = ", ".join(f"{s.label} {v:.0f}s" for s, v in summary.stage_seconds)
     helped = [p for p in summary.prompts if p.fell]
     lines = [
         f"{summary.outcome.value.capitalize()} · {minutes}:{seconds:02d} · "

@@ -108,7 +108,7 @@ def _page_shows_the_summary(page: str, summary: CallSummarized) -> None:
     assert "Summary: <span class=\"outcome\">escalated</span>" in top
     assert "0:35" in top and "peak 0.90, final " + f"{summary.final_anger:.2f}" in top
     for stage, seconds in summary.stage_seconds:
-        assert f"{stage.value} {seconds:.0f} s" in top
+        assert f"{stage.label} {seconds:.0f} s" in top
     assert "manager request, legal threat" in top
     fell = re.findall(r'<td class="fell">([^<]*)</td>', top)
     assert fell == ["no", "yes", "yes", "call ended first"]

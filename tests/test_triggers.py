@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from assist.events import TriggerHit
+from assist.escalation import EscalationSettings
+from assist.events import Stage, TriggerHit
 from assist.scoring import WordScorer
 from assist.scoring.settings import parse_scoring_settings
-from assist.scoring.triggers import ABUSE, TriggerMatcher, is_abuse
+from assist.scoring.triggers import ABUSE, TriggerMatcher
 
 MATCHER = TriggerMatcher()
 
@@ -69,10 +70,10 @@ def test_hits_are_in_order_of_appearance_one_per_name() -> None:
     assert [h.name for h in hits] == ["repeat_contact", "insult", "manager_request"]
 
 
-def test_abuse_is_insult_profanity_and_threat() -> None:
+def test_abuse_is_insult_profanity_and_threat_and_each_sets_a_boundary() -> None:
     assert frozenset({"insult", "profanity", "threat"}) == ABUSE
-    assert is_abuse(TriggerHit(name="insult", words="idiot"))
-    assert not is_abuse(TriggerHit(name="manager_request", words="supervisor"))
+    force = EscalationSettings().force
+    assert {name for name, stage in force.items() if stage is Stage.BOUNDARY} == ABUSE
 
 
 def test_pack_adds_phrases_and_new_triggers() -> None:

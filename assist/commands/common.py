@@ -140,12 +140,6 @@ def clock(seconds: float) -> str:
     return f"{int(minutes):02d}:{secs:04.1f}"
 
 
-def agent_name(config: Config) -> str:
-    import getpass
-
-    return config.store.agent or getpass.getuser()
-
-
 def open_store(config: Config) -> Any:
     from assist.store import StoreSink
 

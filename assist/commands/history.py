@@ -19,7 +19,6 @@ from assist.store import queries
 from assist.store.db import describe, open_engine, resolve_url, session_factory
 from assist.store.schema import Call
 from assist.store.summaries import summary_from_json
-from assist.store.writer import agent_name
 from assist.summary import render_card
 
 MAX_LIMIT = 1000
@@ -38,7 +37,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, config: Config) -> int:
     if not 1 <= args.limit <= MAX_LIMIT:
         raise ConfigError(f"--limit must be from 1 to {MAX_LIMIT}, not {args.limit}")
-    agent = args.agent or agent_name(config.store)
+    agent = args.agent or config.store.agent_name()
     if args.call is not None:
         print(summary_card(config, agent, args.call.strip()))
         return 0

@@ -35,10 +35,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
     try:
         if not args.no_overlay:
             return common.run_with_overlay(source, config, transcriber=transcriber, pack=pack,
-                                           sinks=sinks, agent=common.agent_name(config))
+                                           sinks=sinks, agent=config.store.agent_name())
         sinks.append(common.json_sink() if args.json else common.text_sink())
         pipeline = Pipeline(source, config, transcriber=transcriber, pack=pack, sinks=sinks,
-                            agent=common.agent_name(config), watch_pack=True)
+                            agent=config.store.agent_name(), watch_pack=True)
         _stop_on_signals(pipeline)
         pipeline.start()
         while not pipeline.wait(0.5):

@@ -75,12 +75,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
 
 def scoring_settings(pack: str) -> ScoringSettings:
-    """The pack's scoring settings; built-in defaults while prompt packs are not installed."""
-    try:
-        from assist.prompts import load_pack
-    except ImportError:
-        log.warning("prompt packs are not available; scoring with the built-in settings")
-        return ScoringSettings()
+    """The pack's fusion weights, lexicon and triggers."""
+    from assist.prompts import load_pack
+
     return load_pack(pack).scoring
 
 

@@ -171,7 +171,7 @@ def _progress(console: Console, what: str, total: int) -> Iterator[Callable[[int
 
 def _compare(args: argparse.Namespace, base: PackSource, overrides: tuple[Override, ...],
              corpus: Sequence[LabelledCall], console: Console) -> int:
-    from assist.tune.packs import pack_with, write_pack
+    from assist.tune.packs import write_pack
 
     sides: list[tuple[str, tuple[Override, ...]]] = [("current pack", ())]
     if overrides:
@@ -179,7 +179,6 @@ def _compare(args: argparse.Namespace, base: PackSource, overrides: tuple[Overri
     reports = _call_reports(base, sides, corpus)
     _print_comparison(reports)
     if args.out:
-        pack_with(base, overrides)
         console.print(f"pack written to {write_pack(base, overrides, args.out)}")
     _write_report(args, reports, console, f"assist tune: {base.path.name}")
     return 0

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assist import paths
+
 log = logging.getLogger(__name__)
 
 ENV_VAR = "ASSIST_OVERLAY_STATE"
@@ -52,9 +54,7 @@ def debug_path() -> Path | None:
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     """Replace ``path`` atomically so a reader never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(payload, default=str), encoding="utf-8")
-        os.replace(tmp, path)
+        paths.replace_text(path, json.dumps(payload, default=str))
     except OSError as e:
         log.warning("cannot write the overlay debug state to %s: %s", path, e)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,8 +55,7 @@ def _merge(defaults: WindowPrefs, raw: dict[str, Any], path: Path) -> WindowPref
         if f.name not in raw:
             continue
         value = raw[f.name]
-        default = getattr(defaults, f.name)
-        if _fits(value, default, f.name):
+        if _fits(value, f.name):
             values[f.name] = value
         else:
             log.warning("ignoring %s=%r in %s", f.name, value, path)
@@ -66,7 +64,7 @@ def _merge(defaults: WindowPrefs, raw: dict[str, Any], path: Path) -> WindowPref
                                width=max(prefs.width, 120), height=max(prefs.height, 40))
 
 
-def _fits(value: Any, default: Any, name: str) -> bool:
+def _fits(value: Any, name: str) -> bool:
     if name == "compact":
         return isinstance(value, bool)
     if name == "opacity":
@@ -78,10 +76,8 @@ def _fits(value: Any, default: Any, name: str) -> bool:
 
 def save_prefs(path: Path, prefs: WindowPrefs) -> None:
     """Write atomically, so a crash mid-write never leaves a half file behind."""
-    tmp = path.with_suffix(".tmp")
     try:
-        tmp.write_text(json.dumps(dataclasses.asdict(prefs), indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        paths.replace_text(path, json.dumps(dataclasses.asdict(prefs), indent=1))
     except OSError as e:
         log.warning("cannot save the overlay's geometry to %s: %s", path, e)
 

@@ -11,16 +11,6 @@ from dataclasses import dataclass
 from assist.events import AudioStatus, Stage
 from assist.overlay.state import Evidence, OverlayState
 
-STAGE_LABELS: dict[Stage, str] = {
-    Stage.CALM: "Calm",
-    Stage.REFLECT: "Reflect back",
-    Stage.EMPATHIZE: "Empathize",
-    Stage.SOLUTION: "Offer solution",
-    Stage.ESCALATE: "Escalate",
-    Stage.BOUNDARY: "Set a boundary",
-    Stage.CLOSE: "Close",
-}
-
 # The ladder warms from grey-green to red as anger rises; the side exits get their own hues
 # (purple for a boundary, blue for winding down) so they are never mistaken for a rung.
 STAGE_COLOURS: dict[Stage, str] = {
@@ -76,7 +66,7 @@ def present(state: OverlayState) -> OverlayView:
     if state.audio_detail:
         audio = f"{audio}: {state.audio_detail}"
     return OverlayView(
-        stage=STAGE_LABELS[state.stage],
+        stage=state.stage.label.capitalize(),
         stage_colour=STAGE_COLOURS[state.stage],
         headline=headline,
         line=line,
@@ -108,7 +98,7 @@ def _prompt_texts(state: OverlayState) -> tuple[str, str, str]:
     if prompt is None or prompt.stage is not state.stage:
         if state.stage is Stage.CALM:
             return "Listening", "", ""
-        return STAGE_LABELS[state.stage], "", ""
+        return state.stage.label.capitalize(), "", ""
     return prompt.headline, prompt.line, _first_tips(prompt.do, prompt.dont)
 
 

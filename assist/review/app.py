@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
 
+from assist.events import Stage
 from assist.review import auth
 from assist.review.chart import STAGE_COLOURS, timeline_svg
 from assist.store import queries
@@ -47,6 +48,15 @@ SECURITY_HEADERS = {
 }
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters["stage_label"] = lambda value: stage_label(str(value))
+
+
+def stage_label(value: str) -> str:
+    """The playbook's name for a stored stage ("reflect" -> "reflect back")."""
+    try:
+        return Stage(value).label
+    except ValueError:
+        return value  # a stage from a newer assist: show it as stored
 
 
 class LoginRequired(Exception):

@@ -25,13 +25,13 @@ from assist.events import (
 )
 from assist.scoring.fusion import fuse
 from assist.scoring.settings import FusionWeights, ScoringSettings, parse_scoring_settings
-from assist.scoring.triggers import ABUSE, is_abuse
+from assist.scoring.triggers import ABUSE
 from assist.scoring.voice import CallerVoice, extract_features
 from assist.scoring.words import WordScore, WordScorer
 
 __all__ = [
     "ABUSE", "CallScorer", "FusionWeights", "ScoringSettings", "WordScore", "WordScorer",
-    "is_abuse", "parse_scoring_settings",
+    "parse_scoring_settings",
 ]
 
 log = logging.getLogger(__name__)

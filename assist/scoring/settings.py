@@ -58,7 +58,8 @@ _SECTIONS = ("fusion", "lexicon", "triggers")
 
 
 def parse_scoring_settings(raw: Mapping[str, Any], where: str) -> ScoringSettings:
-    """Build settings from a pack's ``[scoring]`` table; PackError names the bad dotted key."""
+    """Build settings from a pack's ``[fusion]``, ``[lexicon]`` and ``[triggers]`` tables;
+    PackError names the bad dotted key."""
     _reject_unknown(raw, _SECTIONS, where, prefix="")
     return ScoringSettings(
         fusion=_parse_fusion(_table(raw, "fusion", where), where),

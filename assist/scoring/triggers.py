@@ -88,9 +88,9 @@ BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
 """Built-in triggers. Pack additions (settings.triggers) are appended per name."""
 
 ABUSE = frozenset({"insult", "profanity", "threat"})
+"""Triggers that call for setting a boundary rather than climbing the ladder."""
 NOT_NEGATABLE = frozenset({"insult", "profanity"})
 """Still abuse after a negator: "I don't give a shit", "don't be stupid"."""
-"""Triggers that call for setting a boundary rather than climbing the ladder."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,3 @@ class TriggerMatcher:
         ordered = sorted(first.items(), key=lambda item: item[1][0])
         return tuple(TriggerHit(name=name, words=words) for name, (_, words) in ordered)
 
-
-def is_abuse(hit: TriggerHit) -> bool:
-    return hit.name in ABUSE

@@ -9,7 +9,6 @@ it interrupted as ended abruptly, with a summary rebuilt from what was stored.
 from __future__ import annotations
 
 import functools
-import getpass
 import logging
 import queue
 import socket
@@ -31,16 +30,6 @@ RETRY_PAUSES_S = (0.5, 2.0, 5.0)  # after a lost connection; then the event is l
 _STOP = object()
 
 
-def agent_name(store: StoreConfig) -> str:
-    """store.agent, else the login name of whoever runs the overlay."""
-    if store.agent:
-        return store.agent
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "agent"
-
-
 def host_name() -> str:
     return socket.gethostname() or "localhost"
 
@@ -52,7 +41,7 @@ class StoreSink:
         self._url = resolve_url(url)
         self._engine = open_engine(self._url)
         sessions = session_factory(self._engine)
-        settings = RecorderSettings(agent=agent_name(store), host=host_name(),
+        settings = RecorderSettings(agent=store.agent_name(), host=host_name(),
                                     flag_anger=store.flag_anger, keep_audio=store.keep_audio)
         with sessions.begin() as session:
             mark_abrupt_ends(session, settings.agent, settings.host)

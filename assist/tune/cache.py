@@ -128,10 +128,7 @@ def save(key: str, call: CachedCall) -> Path:
     directory = cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{key}.json"
-    partial = path.with_suffix(".tmp")
-    # Written aside then renamed, so an interrupted run never leaves half a cache file.
-    partial.write_text(json.dumps(encode_call(call)), encoding="utf-8")
-    partial.replace(path)
+    paths.replace_text(path, json.dumps(encode_call(call)))  # never half a cache file
     return path
 
 

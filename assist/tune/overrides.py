@@ -1,6 +1,6 @@
 """``--set key=value`` and ``--sweep key=start:stop:step`` on a prompt pack.
 
-An override names a pack setting by its dotted TOML key (``escalation.empathize_enter``,
+An override names a pack setting by its dotted TOML key (``escalation.enter.empathize``,
 ``fusion.words``). It is applied to the pack's *text*, so the result is an ordinary pack file
 that goes through the very same loader and validation as a trainer's hand edit: a bad value is
 refused with the loader's own message (file, key and line), and a tuned pack written with
@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from assist.config import toml_value
 from assist.errors import PackError
 
 MAX_SWEEP_VALUES = 1000
@@ -46,7 +47,7 @@ class Sweep:
 
 
 def parse_set(text: str) -> Override:
-    """``escalation.empathize_enter=0.4`` -> Override; the value is read as a TOML value."""
+    """``escalation.enter.empathize=0.4`` -> Override; the value is read as a TOML value."""
     key, sep, raw_value = text.partition("=")
     key = key.strip()
     if not sep or not _valid_key(key):
@@ -56,7 +57,7 @@ def parse_set(text: str) -> Override:
 
 
 def parse_sweep(text: str) -> Sweep:
-    """``escalation.empathize_enter=0.3:0.6:0.05`` -> the values 0.3, 0.35, ... 0.6."""
+    """``escalation.enter.empathize=0.3:0.6:0.05`` -> the values 0.3, 0.35, ... 0.6."""
     key, sep, spec = text.partition("=")
     key = key.strip()
     parts = spec.split(":")
@@ -96,28 +97,16 @@ def _parse_value(raw: str) -> Any:
         return raw
 
 
-def toml_value(value: Any) -> str:
-    """``value`` written as TOML."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, float) and value.is_integer():
-        return f"{value:.1f}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return repr(value)
-
-
 # --- where a key lives in a pack ------------------------------------------------------------
 
 
 def resolve_path(raw: Mapping[str, Any], key: str) -> tuple[str, ...]:
     """The full TOML path of ``key`` in this pack.
 
-    A trainer may write ``fusion.words`` for a pack that keeps it under ``[scoring.fusion]``:
-    when the key's first part is not a top-level table but is a table inside one, that is
-    where it goes. Anything else is taken literally, and the pack's validation then names it.
+    A trainer may leave out the table a key sits in (``enter.empathize`` for
+    ``escalation.enter.empathize``): when the key's first part is not a top-level table but is
+    a table inside one, that is where it goes. Anything else is taken literally, and the
+    pack's validation then names it.
     """
     path = tuple(key.split("."))
     if path[0] in raw:
