@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
+import math
 import tomllib
 import types
 import typing
@@ -172,23 +173,48 @@ def build(cls: type, raw: dict[str, Any], *, source: str, prefix: str = "") -> A
 
 
 def check_value(f: dataclasses.Field[Any], hint: Any, value: Any, *, source: str, key: str) -> Any:
-    """Check one value against its field's type, choices and range; ints are accepted as floats."""
+    try:
+        return checked_setting(f, hint, value)
+    except SettingProblem as e:
+        raise ConfigError(f"{source}: '{key}' {e}") from None
+
+
+class SettingProblem(ValueError):
+    """What is wrong with one value ("must be a number, not 'x'"); the caller says where."""
+
+
+def checked_setting(f: dataclasses.Field[Any], hint: Any, value: Any) -> Any:
+    """``value`` checked against a :func:`setting` field's type, choices and range (config
+    files and prompt packs alike); a whole number is taken where a float is wanted."""
     expected = _expected_types(hint)
-    if isinstance(value, bool) and bool not in expected:
-        raise ConfigError(f"{source}: '{key}' must be {_names(expected)}, not {value!r}")
-    if float in expected and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+    if bool in expected:
+        if not isinstance(value, bool):
+            raise SettingProblem(f"must be true or false, not {value!r}")
+        return value
+    if int in expected or float in expected:
+        return _checked_number(f, float in expected, value)
     if not isinstance(value, expected):
-        raise ConfigError(f"{source}: '{key}' must be {_names(expected)}, not {value!r}")
+        raise SettingProblem(f"must be {_names(expected)}, not {value!r}")
     choices = f.metadata.get("choices") or ()
     if choices and value not in choices:
-        raise ConfigError(f"{source}: '{key}' must be one of {', '.join(map(str, choices))}, not {value!r}")
-    lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
-    if isinstance(value, int | float) and not isinstance(value, bool) and (
-        (lo is not None and value < lo) or (hi is not None and value > hi)
-    ):
-        raise ConfigError(f"{source}: '{key}' = {value} is out of range ({lo} to {hi})")
+        raise SettingProblem(f"must be one of {', '.join(map(str, choices))}, not {value!r}")
     return value
+
+
+def _checked_number(f: dataclasses.Field[Any], fractional: bool, value: Any) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SettingProblem(f"must be a number, not {value!r}")
+    if not fractional and not isinstance(value, int):
+        raise SettingProblem(f"must be a whole number, not {value!r}")
+    if not math.isfinite(value):
+        raise SettingProblem(f"must be a finite number, not {value!r}")
+    lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise SettingProblem(f"= {value} is out of range ({lo} to {hi})")
+    choices = f.metadata.get("choices") or ()
+    if choices and value not in choices:
+        raise SettingProblem(f"must be one of {', '.join(map(str, choices))}, not {value!r}")
+    return float(value) if fractional else value
 
 
 def _expected_types(hint: Any) -> tuple[type, ...]:

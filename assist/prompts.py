@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import re
 import string
 import tomllib
@@ -21,6 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from assist import paths
+from assist.config import SettingProblem, checked_setting
 from assist.errors import PackError
 from assist.escalation import EscalationSettings, ordering_problem
 from assist.events import PromptShown, Stage, StageChanged, UtteranceScored
@@ -224,20 +224,10 @@ def _build_force(raw: Mapping[str, Any], key: tuple[str, ...]) -> Mapping[str, S
 
 
 def _check_value(f: dataclasses.Field[Any], hint: Any, value: Any, key: tuple[str, ...]) -> Any:
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise _Invalid(key, f"must be true or false, not {value!r}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Invalid(key, f"must be a number, not {value!r}")
-    if hint is int and not isinstance(value, int):
-        raise _Invalid(key, f"must be a whole number, not {value!r}")
-    if not math.isfinite(value):
-        raise _Invalid(key, f"must be a finite number, not {value!r}")
-    lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise _Invalid(key, f"= {value} is out of range ({lo} to {hi})")
-    return value if hint is int else float(value)
+    try:
+        return checked_setting(f, hint, value)
+    except SettingProblem as e:
+        raise _Invalid(key, str(e)) from None
 
 
 def _reject_unknown(raw: Mapping[str, Any], known: tuple[str, ...], key: tuple[str, ...]) -> None:

@@ -39,6 +39,8 @@ def test_values_are_read_and_ints_widen_to_floats(tmp_path: Path) -> None:
     ("[segmenter]\nend_silence_ms = 50\n", "segmenter.end_silence_ms"),
     ("[asr]\ncompute_type = 'float64'\n", "asr.compute_type"),
     ("[overlay]\ncompact = 1\n", "overlay.compact"),
+    ("[overlay]\nopacity = nan\n", "overlay.opacity"),  # NaN passes any range check
+    ("[segmenter]\nend_silence_ms = 450.5\n", "segmenter.end_silence_ms"),
     ("audio = 3\n", "audio"),
 ])
 def test_bad_key_or_value_names_the_key(tmp_path: Path, text: str, named: str) -> None:
