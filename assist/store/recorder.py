@@ -106,8 +106,9 @@ def mark_abrupt_ends(session: Session, agent: str, host: str, keep: str | None =
 class CallRecorder:
     """Writes one agent's calls, event by event, each in its own committed transaction.
 
-    Stored times are seconds since the call started: the pipeline's clock runs from the start
-    of the audio, which is the second call's start only on the first call.
+    Stored times are seconds since the call started. The pipeline's clock counts from the
+    start of the audio, where only a session's first call begins; later calls are counted
+    from their own CallStarted.
     """
 
     def __init__(self, sessions: sessionmaker[Session], settings: RecorderSettings) -> None:
@@ -161,7 +162,7 @@ class CallRecorder:
             call.last_event_at = utc(event.wall)
             handler(session, call, event)
         if isinstance(event, CallEnded):
-            self._last_call_id, self._call_id = self._call_id, None
+            self._last_call_id, self._call_id = call_id, None
 
     def close(self, wall: float) -> None:
         """End a call that is still open when the pipeline shuts down."""
