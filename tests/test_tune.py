@@ -163,6 +163,34 @@ def test_cli_refuses_a_bad_override_in_one_line(sample_call: Path,
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(("option", "target", "expected"), [
+    ("--out", "recording.wav", "a prompt pack is a .toml file"),
+    ("--out", "folder", "a prompt pack is a .toml file"),
+    ("--report", "recording.wav", "is a file; give a folder"),
+])
+def test_cli_refuses_an_output_path_before_any_work_and_never_overwrites_a_recording(
+        sample_call: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        option: str, target: str, expected: str) -> None:
+    recording = tmp_path / "recording.wav"
+    recording.write_bytes(b"RIFF not to be lost")
+    (tmp_path / "folder").mkdir()
+    code = main(["tune", str(sample_call), "--set", "fusion.words=0.5",
+                 option, str(tmp_path / target)])
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err and len(err.strip().splitlines()) == 1
+    assert recording.read_bytes() == b"RIFF not to be lost"
+
+
+def test_a_pack_that_would_not_load_never_replaces_the_file(tmp_path: Path) -> None:
+    out = tmp_path / "team.toml"
+    out.write_text("# the trainer's pack\n", encoding="utf-8")
+    with pytest.raises(PackError):
+        write_pack(read_pack_source("default"), [parse_set("fusion.words=1.5")], out)
+    assert out.read_text(encoding="utf-8") == "# the trainer's pack\n"
+    write_pack(read_pack_source("default"), [parse_set("fusion.words=0.5")], out)
+    assert load_pack(str(out)).scoring.fusion.words == 0.5
+
+
 def test_cli_refuses_a_sweep_that_no_value_makes_valid(
         sample_call: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["tune", str(sample_call), "--sweep", "escalation.enter.empathise=0.3:0.5:0.1"])

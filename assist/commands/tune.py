@@ -100,6 +100,23 @@ def _check_args(args: argparse.Namespace) -> None:
     for path in args.recordings:
         if not path.exists():
             raise ConfigError(f"{path} does not exist; give a recording or a directory of them")
+    if args.out:
+        from assist.tune.packs import check_pack_out
+
+        check_pack_out(args.out)
+    if not args.no_report:
+        _check_report_dir(args.report)
+
+
+def _check_report_dir(report: Path) -> None:
+    """The report comes last; a bad folder must not cost the trainer the whole run."""
+    if report.exists() and not report.is_dir():
+        raise ConfigError(f"--report {report} is a file; give a folder for the HTML report")
+    try:
+        report.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create the report folder {report} ({e.strerror or e}); "
+                          "give --report a writable folder, or --no-report") from e
 
 
 # --- gathering calls ----------------------------------------------------------------------------
@@ -227,7 +244,11 @@ def _write_report(args: argparse.Namespace, reports: Sequence[CallReport], conso
         return
     from assist.tune.report import write_report
 
-    path = write_report(reports, args.report, title=title, summary=summary)
+    try:
+        path = write_report(reports, args.report, title=title, summary=summary)
+    except OSError as e:
+        raise ConfigError(f"cannot write the report into {args.report} ({e.strerror or e}); "
+                          "the results above stand; give --report a writable folder") from e
     console.print(f"report written to {path}")
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from assist import paths
 from assist.errors import PackError
 from assist.prompts import PromptPack, load_pack, parse_pack
 from assist.tune.overrides import Override, Sweep, rewrite_text
@@ -70,9 +71,25 @@ def check_sweep_keys(base: PackSource, fixed: Sequence[Override],
 
 
 def write_pack(base: PackSource, overrides: Sequence[Override], out: Path) -> Path:
-    """Write the base pack with ``overrides`` to ``out`` and check that it loads."""
+    """Write the base pack with ``overrides`` to ``out``, checked first: a pack that would
+    not load never replaces what is there, and a half-written one never appears."""
     text = pack_text(base, overrides)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    load_pack(str(out))
+    parse_pack(text, out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        paths.replace_text(out, text)
+    except OSError as e:
+        raise PackError(f"cannot write the pack to {out} ({e.strerror or e}); give --out a "
+                        "writable .toml path") from e
     return out
+
+
+def check_pack_out(out: Path) -> None:
+    """Refuse, before any work, an --out that is not a place for a pack file."""
+    if out.suffix != ".toml":
+        raise PackError(f"--out {out}: a prompt pack is a .toml file; give a name ending "
+                        "in .toml")
+    if out.exists() and not out.is_file():
+        raise PackError(f"--out {out} is a directory or device, not a file; give a .toml path")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise PackError(f"--out {out}: {out.parent} is not a directory")
