@@ -178,13 +178,15 @@ class WhisperTranscriber:
         try:
             self._model = WhisperModel(str(model_dir), device="cpu",
                                        compute_type=asr.compute_type, cpu_threads=threads)
+            self._prompt = self._decoder_prompt(Tokenizer)
+            # The first decode also sets up CTranslate2's buffers (0.87 s against 0.37 s after,
+            # on 3 s of silence here): pay that now rather than on the caller's first utterance.
+            self.segments(np.zeros(SAMPLE_RATE, np.float32))
         except (RuntimeError, ValueError, OSError) as e:
+            # A corrupt file, or a setting this model cannot take (asr.language on an
+            # English-only model).
             raise ModelError(f"cannot load the Whisper model in {model_dir}: {e}; check it with "
-                             f"`assist models` or reinstall it") from e
-        self._prompt = self._decoder_prompt(Tokenizer)
-        # The first decode also sets up CTranslate2's buffers (0.87 s against 0.37 s after, on
-        # 3 s of silence here): pay that now rather than on the caller's first utterance.
-        self.segments(np.zeros(SAMPLE_RATE, np.float32))
+                             f"`assist models`, reinstall it, or check asr.language") from e
         log.info("loaded Whisper model %s (%s, %d threads) in %.2f s", model_dir,
                  asr.compute_type, threads, time.perf_counter() - started)
 
@@ -759,24 +761,14 @@ class TranscriptionWorker:
 
     def _finish(self, job: UtteranceEnded) -> None:
         self._count("final")
-        try:
-            text = self._transcriber.transcribe(job.audio)
-        except Exception:
-            # Broad on purpose: any model failure must still yield this utterance's FinalText.
-            log.exception("transcribing utterance %d failed; recording it as empty",
-                          job.utterance_id)
-            text = ""
-        self._send(final_text(job, text))
+        # Whatever fails, the utterance still gets its FinalText (empty) and so its record.
+        text = self._attempt(job.audio, f"transcribing utterance {job.utterance_id}")
+        self._send(final_text(job, text or ""))
 
     def _guess(self, job: PartialWindow) -> None:
         self._count("speculative")
-        text: str | None
-        try:
-            text = self._transcriber.transcribe(job.audio)
-        except Exception:
-            # Broad on purpose: a failed guess is dropped and its final gets a pass of its own.
-            log.exception("speculative pass on utterance %d failed", job.utterance_id)
-            text = None
+        # A failed guess (None) is dropped and its final gets a pass of its own.
+        text = self._attempt(job.audio, f"speculative pass on utterance {job.utterance_id}")
         with self._wake:
             reused = self._queue.guessed(job, text)
             self._wake.notify()
@@ -785,17 +777,26 @@ class TranscriptionWorker:
 
     def _preview(self, job: PartialWindow) -> None:
         self._count("partial")
-        try:
-            text = self._transcriber.transcribe(job.audio)
-        except Exception:
-            # Broad on purpose: a failed preview is skipped; the final will be tried anyway.
-            log.exception("transcribing a partial of utterance %d failed", job.utterance_id)
-            return
+        text = self._attempt(job.audio, f"transcribing a partial of utterance {job.utterance_id}")
+        if text is None:
+            return  # the final will be tried anyway
         with self._wake:
             stale = self._queue.is_stale(job)
         if not stale:
             self._send(PartialText(t=job.end, speaker=job.speaker, utterance_id=job.utterance_id,
                                    start=job.start, end=job.end, text=text))
+
+    def _attempt(self, audio: np.ndarray, what: str) -> str | None:
+        """The text of ``audio``, or None when the pass failed. A model that could not load
+        was reported once, when it was prepared; anything else is logged with its traceback."""
+        try:
+            return self._transcriber.transcribe(audio)
+        except ModelError:
+            return None
+        except Exception:
+            # Broad on purpose: one failed pass must never stop the worker.
+            log.exception("%s failed", what)
+            return None
 
     def _send(self, event: Event) -> None:
         try:

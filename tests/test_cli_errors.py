@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from assist.events import SAMPLE_RATE
+from assist.commands.common import printer
+from assist.events import SAMPLE_RATE, AudioState, AudioStatus
 
 
 def assist(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -87,3 +88,41 @@ def test_missing_model_directory(mono_wav: Path, tmp_path: Path) -> None:
 def test_unknown_subcommand_and_option() -> None:
     assert_one_line_error(assist("frobnicate"))
     assert_one_line_error(assist("replay", "--speed", "warp", "x.wav"))
+
+
+def test_a_reader_that_goes_away_ends_a_replay_quietly(sample_call: Path) -> None:
+    # The README's own example: the first event, then the pipe closes.
+    reader = subprocess.Popen(["head", "-n", "1"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    writer = subprocess.run([sys.executable, "-m", "assist.cli", "replay", str(sample_call),
+                             "--json"], stdout=reader.stdin, stderr=subprocess.PIPE, text=True,
+                            timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert reader.stdin is not None and reader.stdout is not None
+    reader.stdin.close()
+    first = reader.stdout.read()
+    reader.wait(30)
+    assert '"type": "CallStarted"' in first
+    assert writer.returncode == 0 and writer.stderr == ""
+
+
+def test_the_printing_sink_falls_silent_once_its_reader_has_gone() -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    closed: list[bool] = []
+    with open(write_end, "w", encoding="utf-8") as out:
+        sink = printer(True, out=out, on_closed=lambda: closed.append(True))
+        for t in range(3):
+            sink(AudioState(t=float(t), status=AudioStatus.LISTENING))
+    assert closed == [True]
+
+
+@pytest.mark.parametrize("command", ["transcribe", "replay"])
+def test_a_corrupt_model_is_one_line_before_any_output(command: str, tmp_path: Path,
+                                                       mono_wav: Path) -> None:
+    model = tmp_path / "broken-model"
+    model.mkdir()
+    (model / "model.bin").write_bytes(np.random.default_rng(1).bytes(3000))
+    (model / "config.json").write_text("{", encoding="utf-8")
+    result = assist(command, str(mono_wav), "--model", str(model))
+    assert_one_line_error(result, "cannot load the Whisper model", "broken-model")
+    assert result.stdout == ""

@@ -146,3 +146,44 @@ def _wait_until_stored(url: str, texts: list[str]) -> None:
     finally:
         engine.dispose()
     pytest.fail(f"not stored within {COMMIT_WAIT_S:.0f} s: {sorted(wanted - stored)}")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_polite_kill_of_the_overlay_ends_the_call_as_stopped_with_everything_heard(
+        sample_call: Path, tmp_path: Path, signum: signal.Signals) -> None:
+    # The overlay (its terminal view here) is what agents run; a logout or a service
+    # manager stops it with SIGHUP or SIGTERM, which must not cost the call.
+    data_dir = tmp_path / "data"
+    env = {key: value for key, value in os.environ.items() if key != "DISPLAY"}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "assist.cli", "replay", str(sample_call), "--store", "--overlay",
+         "--speed", "real"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**env, "ASSIST_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"})
+    try:
+        _wait_for_customer_lines(store_url(data_dir), 2)
+        child.send_signal(signum)
+        _out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    call = only_call(store_url(data_dir))
+    assert call.end_reason == "stopped" and call.summary is not None
+    assert len([u for u in call.utterances if u.speaker == "customer"]) >= 2
+    assert 5 < call.duration < 60, "stopped well before the end of the 73 s call"
+
+
+def _wait_for_customer_lines(url: str, wanted: int) -> None:
+    deadline = time.monotonic() + REPLAY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if Path(url.removeprefix("sqlite:///")).exists():
+            engine = open_engine(url)
+            try:
+                with session_factory(engine)() as session:
+                    heard = session.scalars(select(Utterance.id).where(
+                        Utterance.speaker == "customer", Utterance.text != "")).all()
+            finally:
+                engine.dispose()
+            if len(heard) >= wanted:
+                return
+        time.sleep(0.2)
+    pytest.fail(f"fewer than {wanted} customer lines were stored")

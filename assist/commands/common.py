@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -58,15 +60,19 @@ def agent_channel(value: str) -> str | None:
     return None if value.lower() in ("none", "") else value
 
 
-def load_transcriber(args: argparse.Namespace, config: Config) -> Any:
-    """The Whisper model, found now (a wrong --model fails here) but loaded on first use.
+def load_transcriber(args: argparse.Namespace, config: Config, *, now: bool = False) -> Any:
+    """The Whisper model, found now (a wrong --model fails here) and loaded on first use,
+    or ``now`` (a model that cannot load is then a one-line error before any output).
 
-    The pipeline's worker thread loads it while the audio source is already listening, so
-    start-up does not wait for CTranslate2 and the weights.
+    Deferred, the pipeline's worker thread loads it while the audio source is already
+    listening and the overlay is up, so start-up does not wait for CTranslate2 and the weights.
     """
     from assist.asr import deferred_transcriber
 
-    return deferred_transcriber(getattr(args, "model", None), config.asr)
+    transcriber = deferred_transcriber(getattr(args, "model", None), config.asr)
+    if now:
+        transcriber.prepare()
+    return transcriber
 
 
 def load_pack(args: argparse.Namespace, config: Config) -> Any:
@@ -83,22 +89,64 @@ def check_input_file(path: Path) -> Path:
     return path
 
 
-def json_sink(out: TextIO = sys.stdout) -> Callable[[Event], None]:
-    """Every event as one JSON line (audio arrays left out)."""
-    def write(event: Event) -> None:
-        out.write(json.dumps(event_to_dict(event), ensure_ascii=False) + "\n")
-        out.flush()
-    return write
+def printer(as_json: bool, *, out: TextIO = sys.stdout,
+            on_closed: Callable[[], None] | None = None) -> LineSink:
+    """Every event as a JSON line, or the ones a person wants to read as text."""
+    return LineSink(out, json_line if as_json else text_line, on_closed)
 
 
-def text_sink(out: TextIO = sys.stdout) -> Callable[[Event], None]:
-    """The events a person wants to read, one line each, stamped with audio time."""
-    def write(event: Event) -> None:
-        line = describe(event)
-        if line:
-            out.write(f"{clock(event.t)}  {line}\n")
-            out.flush()
-    return write
+def json_line(event: Event) -> str:
+    """The event as one JSON line (audio arrays left out)."""
+    return json.dumps(event_to_dict(event), ensure_ascii=False)
+
+
+def text_line(event: Event) -> str:
+    """One line stamped with audio time, or "" for the events only machines care about."""
+    line = describe(event)
+    return f"{clock(event.t)}  {line}" if line else ""
+
+
+class LineSink:
+    """Prints events, one line each, until whoever reads the output goes away (``| head``):
+    then it falls silent and calls ``on_closed`` once, rather than fail on every event."""
+
+    def __init__(self, out: TextIO, render: Callable[[Event], str],
+                 on_closed: Callable[[], None] | None = None) -> None:
+        self._out, self._render, self._on_closed = out, render, on_closed
+        self._closed = False
+
+    def __call__(self, event: Event) -> None:
+        if self._closed:
+            return
+        line = self._render(event)
+        if not line:
+            return
+        try:
+            self._out.write(line + "\n")
+            self._out.flush()
+        except (BrokenPipeError, ValueError):  # the pipe's reader left, or the stream closed
+            self._closed = True
+            _discard_further_output(self._out)
+            if self._on_closed:
+                self._on_closed()
+
+
+def _discard_further_output(out: TextIO) -> None:
+    """Point the stream's file at the null device, so flushing it at exit cannot fail again."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, out.fileno())
+        os.close(null)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file (a test's StringIO): nothing is flushed at exit
+
+
+def run_in_foreground(pipeline: Any) -> None:
+    """Run ``pipeline`` to its end on this thread; a signal or Ctrl+C stops it cleanly."""
+    stop_on_signals(pipeline.stop, interrupt=True)
+    pipeline.start()
+    while not pipeline.wait(0.5):
+        pass
 
 
 def describe(event: Event) -> str:
@@ -166,6 +214,21 @@ def play_in_background(path: Path) -> None:
         log.warning("cannot play %s: %s", path, e)
 
 
+def stop_on_signals(stop: Callable[[], None], *, interrupt: bool = False) -> None:
+    """A polite kill (SIGTERM), a closed terminal (SIGHUP, where there is one) and, with
+    ``interrupt``, Ctrl+C end the call cleanly: everything heard is still recorded."""
+    import signal
+    import threading
+
+    def handle(_signum: int, _frame: object) -> None:
+        threading.Thread(target=stop, name="assist-signal", daemon=True).start()
+
+    wanted = [signal.SIGTERM, getattr(signal, "SIGHUP", None)]
+    for signum in [*wanted, signal.SIGINT] if interrupt else wanted:
+        if signum is not None:
+            signal.signal(signum, handle)
+
+
 def run_with_overlay(source: Any, config: Config, *, transcriber: Any, pack: Any,
                      sinks: list[Callable[[Event], None]], agent: str = "",
                      play: Path | None = None, quit_at_end: bool = False) -> int:
@@ -190,6 +253,7 @@ def run_with_overlay(source: Any, config: Config, *, transcriber: Any, pack: Any
         threading.Thread(target=close_when_done, name="assist-quit-at-end", daemon=True).start()
     if play:
         play_in_background(play)
+    stop_on_signals(stop.set)
     pipeline.start()
     try:
         return run_overlay(events, pipeline, config, title="assist", stop=stop)

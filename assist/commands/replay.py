@@ -9,7 +9,7 @@ from typing import Any
 from assist.audio.sources import open_file
 from assist.commands import common
 from assist.config import Config
-from assist.pipeline import run_to_end
+from assist.pipeline import Pipeline
 
 
 def register(sub: Any) -> None:
@@ -37,20 +37,24 @@ def run(args: argparse.Namespace, config: Config) -> int:
     source = open_file(args.file, customer_channel=args.customer_channel,
                        agent_channel=common.agent_channel(args.agent_channel), speed=args.speed,
                        block_ms=config.audio.block_ms)
-    transcriber = common.load_transcriber(args, config)
+    transcriber = common.load_transcriber(args, config, now=not args.overlay)
     pack = common.load_pack(args, config)
-    sinks = [common.json_sink() if args.json else common.text_sink()]
     store = common.open_store(config) if args.store else None
-    if store:
-        sinks.append(store)
+    stored = [store] if store else []
     try:
         if args.overlay:
             return common.run_with_overlay(source, config, transcriber=transcriber, pack=pack,
-                                           sinks=sinks, play=args.file if args.play else None,
+                                           sinks=[common.printer(args.json), *stored],
+                                           play=args.file if args.play else None,
                                            quit_at_end=args.quit_at_end)
+        pipeline = Pipeline(source, config, transcriber=transcriber, pack=pack, sinks=stored,
+                            pace_transcription=True)
+        # With nobody reading and nothing to store, there is no reason to go on.
+        pipeline.sinks.insert(0, common.printer(args.json,
+                                                on_closed=None if store else pipeline.stop))
         if args.play:
             common.play_in_background(args.file)
-        run_to_end(source, config, transcriber=transcriber, pack=pack, sinks=sinks)
+        common.run_in_foreground(pipeline)
     finally:
         if store:
             store.close()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 from typing import Any
 
 from assist.audio.sources import open_live
@@ -36,23 +34,11 @@ def run(args: argparse.Namespace, config: Config) -> int:
         if not args.no_overlay:
             return common.run_with_overlay(source, config, transcriber=transcriber, pack=pack,
                                            sinks=sinks, agent=config.store.agent_name())
-        sinks.append(common.json_sink() if args.json else common.text_sink())
         pipeline = Pipeline(source, config, transcriber=transcriber, pack=pack, sinks=sinks,
                             agent=config.store.agent_name(), watch_pack=True)
-        _stop_on_signals(pipeline)
-        pipeline.start()
-        while not pipeline.wait(0.5):
-            pass
+        pipeline.sinks.insert(0, common.printer(args.json))  # a live call goes on regardless
+        common.run_in_foreground(pipeline)
     finally:
         if store:
             store.close()
     return 0
-
-
-def _stop_on_signals(pipeline: Pipeline) -> None:
-    """Ctrl+C or a polite kill ends the call cleanly: everything heard is still recorded."""
-    def stop(_signum: int, _frame: object) -> None:
-        threading.Thread(target=pipeline.stop, daemon=True).start()
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)

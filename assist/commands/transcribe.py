@@ -35,7 +35,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         customer, agent = args.channel, None
     source = open_file(args.file, customer_channel=customer, agent_channel=agent, speed="max",
                        block_ms=config.audio.block_ms)
-    transcriber = common.load_transcriber(args, config)
+    transcriber = common.load_transcriber(args, config, now=True)
     # The pipeline scores as it goes, but only its text is printed: the team's pack (which a
     # trainer may be half-way through editing) has no say, so the built-in one serves.
     events = run_to_end(source, config, transcriber=transcriber, pack=load_pack("default"))
