@@ -126,3 +126,12 @@ def test_a_corrupt_model_is_one_line_before_any_output(command: str, tmp_path: P
     result = assist(command, str(mono_wav), "--model", str(model))
     assert_one_line_error(result, "cannot load the Whisper model", "broken-model")
     assert result.stdout == ""
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows file names are always text")
+def test_a_file_name_that_is_not_utf8_still_opens(mono_wav: Path, tmp_path: Path) -> None:
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/caller-\xff.wav"))
+    odd.write_bytes(mono_wav.read_bytes())
+    result = assist("replay", str(odd), "--json")
+    assert result.returncode == 0, result.stderr
+    assert '"type": "CallEnded"' in result.stdout

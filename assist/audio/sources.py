@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import queue
 import threading
 import time
@@ -203,6 +204,13 @@ def open_file(path: Path, *, customer_channel: str = "auto", agent_channel: str 
                       block=round(SAMPLE_RATE * block_ms / 1000))
 
 
+def sound_file_name(path: Path) -> str | bytes:
+    """``path`` as soundfile should be given it. On POSIX a name is bytes, and may not be
+    valid UTF-8 (a file copied from an old share); soundfile would fail to encode it as text.
+    Windows names are text, which soundfile opens with the wide-character call."""
+    return str(path) if os.name == "nt" else os.fsencode(path)
+
+
 def _file_info(path: Path) -> Any:
     if not path.exists():
         raise AudioError(f"audio file {path} does not exist; check the path")
@@ -211,7 +219,7 @@ def _file_info(path: Path) -> Any:
     if path.stat().st_size == 0:
         raise AudioError(f"audio file {path} is empty (0 bytes); record or export it again")
     try:
-        info = soundfile.info(str(path))
+        info = soundfile.info(sound_file_name(path))
     except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
         raise AudioError(f"cannot read {path} as audio ({e}); use WAV, FLAC, OGG or MP3, e.g. "
                          "`ffmpeg -i INPUT call.wav`") from e
@@ -235,7 +243,9 @@ class FileSource:
 
     @property
     def description(self) -> str:
-        return self._path.name
+        # Shown and stored as text: a byte that is not UTF-8 becomes U+FFFD, not a surrogate
+        # that no terminal, JSON reader or database can take.
+        return self._path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
     def stop(self) -> None:
         self._stopped.set()
@@ -274,7 +284,7 @@ class FileSource:
 
     def _decoded_chunks(self) -> Iterator[np.ndarray]:
         try:
-            with soundfile.SoundFile(str(self._path)) as f:
+            with soundfile.SoundFile(sound_file_name(self._path)) as f:
                 chunk = max(1, round(self._rate * FILE_CHUNK_S))
                 while not self._stopped.is_set():
                     frames = f.read(chunk, dtype="float32", always_2d=True)

@@ -124,7 +124,9 @@ class LineSink:
         try:
             self._out.write(line + "\n")
             self._out.flush()
-        except (BrokenPipeError, ValueError):  # the pipe's reader left, or the stream closed
+        except (BrokenPipeError, ValueError) as e:
+            if not isinstance(e, BrokenPipeError) and not self._out.closed:
+                raise  # not a reader gone (a line it cannot encode): the pipeline logs it
             self._closed = True
             _discard_further_output(self._out)
             if self._on_closed:
@@ -201,6 +203,8 @@ def play_in_background(path: Path) -> None:
     import sounddevice as sd
     import soundfile as sf
 
+    from assist.audio.sources import sound_file_name
+
     log = logging.getLogger(__name__)
     try:
         sd.query_devices(kind="output")
@@ -208,7 +212,7 @@ def play_in_background(path: Path) -> None:
         log.info("no audio output device: replaying without sound")
         return
     try:
-        data, rate = sf.read(str(path), dtype="float32")
+        data, rate = sf.read(sound_file_name(path), dtype="float32")
         sd.play(data, rate)
     except (sd.PortAudioError, sf.LibsndfileError, OSError) as e:
         log.warning("cannot play %s: %s", path, e)
