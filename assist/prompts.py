@@ -25,6 +25,7 @@ from assist.errors import PackError
 from assist.escalation import EscalationSettings, ordering_problem
 from assist.events import PromptShown, Stage, StageChanged, UtteranceScored
 from assist.scoring.settings import ScoringSettings, parse_scoring_settings
+from assist.scoring.triggers import BUILTIN_TRIGGERS
 
 log = logging.getLogger(__name__)
 
@@ -138,13 +139,25 @@ def _build_pack(raw: Mapping[str, Any], path: Path) -> PromptPack:
         key, message = problem
         raise _Invalid(("escalation", *key.split(".")), message)
     scoring_raw = {name: raw[name] for name in _SCORING_TABLES if name in raw}
+    scoring = parse_scoring_settings(scoring_raw, str(path))
+    _check_forced_triggers(escalation, scoring)
     return PromptPack(
         path=path,
         stages=MappingProxyType(_build_stages(_table(raw, ("stages",)))),
         escalation=escalation,
-        scoring=parse_scoring_settings(scoring_raw, str(path)),
+        scoring=scoring,
         description=description,
     )
+
+
+def _check_forced_triggers(escalation: EscalationSettings, scoring: ScoringSettings) -> None:
+    """A misspelt trigger under [escalation.force] would quietly switch its rule off."""
+    known = sorted({*BUILTIN_TRIGGERS, *scoring.triggers})
+    for name in escalation.force:
+        if name not in known:
+            raise _Invalid(("escalation", "force", name),
+                           f"names no trigger (known: {', '.join(known)}; a new one needs its "
+                           "phrases under [triggers])")
 
 
 def _build_stages(raw: Mapping[str, Any]) -> dict[Stage, StageText]:
@@ -192,7 +205,9 @@ def _check_placeholders(line: str, key: tuple[str, ...]) -> None:
     for name, spec, conversion in fields:
         # Only the plain form: make_prompt looks for exactly "{reflection}".
         if name not in PLACEHOLDERS or spec or conversion:
-            raise _Invalid(key, f"uses {{{name}}} in {line!r}; the only placeholder is "
+            written = "{" + name + (f"!{conversion}" if conversion else "") + \
+                (f":{spec}" if spec else "") + "}"
+            raise _Invalid(key, f"uses {written} in {line!r}; the only placeholder is "
                            "{reflection}", item=line)
 
 

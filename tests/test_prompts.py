@@ -163,6 +163,8 @@ def broken(tmp_path: Path, old: str, new: str) -> tuple[Path, str]:
      "must be above enter.reflect"),
     ('legal_threat = "escalate"', 'legal_threat = "empathize"', "escalation.force.legal_threat",
      "must be \"escalate\" or \"boundary\""),
+    ('insult = "boundary"', 'insutl = "boundary"', "escalation.force.insutl",
+     "names no trigger"),
     ("Just so I follow you: {reflection}?", "Just so I follow you: {reflexion}?",
      "stages.reflect.lines", "only placeholder is {reflection}"),
     ("Just so I follow you: {reflection}?", "Just so I follow you: {reflection!r}?",
