@@ -74,11 +74,14 @@ def setup_logging(verbose: bool) -> None:
         log_dir = paths.data_dir() / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(log_dir / f"assist-{os.getpid()}.log", encoding="utf-8",
+                                      errors="backslashreplace",
                                       delay=True)
         handler.setLevel(logging.DEBUG)
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(threadName)s %(name)s %(levelname)s %(message)s"))
         root.addHandler(handler)
+    except AssistError:
+        pass  # the data folder is unusable: a command that needs it says so, in one line
     except OSError:
         logging.getLogger(__name__).warning("cannot write a log file; logging to stderr only")
     for noisy in ("faster_whisper", "matplotlib", "PIL", "urllib3", "httpx", "multipart"):

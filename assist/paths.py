@@ -8,6 +8,8 @@ from pathlib import Path
 
 import platformdirs
 
+from assist.errors import ConfigError
+
 APP_NAME = "assist"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,7 +26,11 @@ def data_dir() -> Path:
     """Per-user data (the SQLite store, logs, window geometry): ASSIST_DATA_DIR overrides it."""
     override = os.environ.get("ASSIST_DATA_DIR")
     path = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot use {path} as assist's data folder ({e.strerror or e}); "
+                          "free that path, or set ASSIST_DATA_DIR to a writable folder") from e
     return path
 
 

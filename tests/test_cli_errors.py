@@ -135,3 +135,26 @@ def test_a_file_name_that_is_not_utf8_still_opens(mono_wav: Path, tmp_path: Path
     result = assist("replay", str(odd), "--json")
     assert result.returncode == 0, result.stderr
     assert '"type": "CallEnded"' in result.stdout
+
+
+def test_score_refuses_a_line_too_long_to_be_one_utterance(tmp_path: Path) -> None:
+    document = tmp_path / "pasted.txt"
+    document.write_text("you people are useless " * 4000 + "\n", encoding="utf-8")
+    assert_one_line_error(assist("score", str(document), timeout=30), "pasted.txt:1", "split")
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a POSIX shell closes standard input")
+def test_score_with_no_standard_input_says_what_to_give() -> None:
+    result = subprocess.run(["sh", "-c", f'exec "{sys.executable}" -m assist.cli score <&-'],
+                            capture_output=True, text=True, timeout=60)
+    assert_one_line_error(result, "no standard input")
+
+
+def test_an_unusable_data_folder_is_one_line(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "calls.txt"
+    not_a_folder.write_text("notes", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "assist.cli", "history"], capture_output=True,
+                            text=True, timeout=60,
+                            env={**os.environ, "ASSIST_DATA_DIR": str(not_a_folder)})
+    assert_one_line_error(result, "calls.txt", "ASSIST_DATA_DIR")
+    assert not_a_folder.read_text(encoding="utf-8") == "notes"

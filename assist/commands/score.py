@@ -31,6 +31,10 @@ from assist.scoring.voice import CallerVoice, VoiceAssessment, extract_features
 
 log = logging.getLogger(__name__)
 
+MAX_LINE_CHARS = 5000
+"""A minute of fast speech is about 1,000 characters; VADER's time grows with the square of
+a line's length, so a pasted document would take minutes."""
+
 EXAMPLES = """examples:
   echo "this is the third time I've called" | assist score -
   assist score lines.txt --pack strict
@@ -86,18 +90,25 @@ def scoring_settings(pack: str) -> ScoringSettings:
 
 def score_text_inputs(inputs: list[str], settings: ScoringSettings, out: TextIO) -> None:
     words = WordScorer(settings)
+    scored = 0
     for source, text in text_lines(inputs):
+        scored += 1
         score = words.score(text)
         anger = fuse(score.anger, None, score.triggers, settings.fusion)
         _print(out, {"input": source, "text": text, "word_anger": score.anger,
                      "voice_arousal": None, "anger": anger, "triggers": _triggers(score.triggers),
                      "evidence": list(score.evidence)})
+    if not scored:
+        log.warning("nothing to score: %s held no text", ", ".join(inputs))
 
 
 def text_lines(inputs: list[str]) -> Iterator[tuple[str, str]]:
     """(``name:line``, text) for every non-blank line of every input."""
     for name in inputs:
         if name == "-":
+            if sys.stdin is None:
+                raise ConfigError("there is no standard input to read; give text files, or "
+                                  "pipe the lines in")
             yield from _numbered("-", sys.stdin)
             continue
         if Path(name).suffix.lower() in AUDIO_SUFFIXES:
@@ -112,8 +123,12 @@ def text_lines(inputs: list[str]) -> Iterator[tuple[str, str]]:
 
 def _numbered(name: str, lines: TextIO) -> Iterator[tuple[str, str]]:
     for number, line in enumerate(lines, start=1):
-        if line.strip():
-            yield f"{name}:{number}", line.strip()
+        text = line.strip()
+        if len(text) > MAX_LINE_CHARS:
+            raise ConfigError(f"{name}:{number} is {len(text)} characters long; each line is "
+                              f"one utterance (at most {MAX_LINE_CHARS}), so split it")
+        if text:
+            yield f"{name}:{number}", text
 
 
 # --- audio ------------------------------------------------------------------------------------
