@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
+import logging
 import math
+import os
 import tomllib
 import types
 import typing
@@ -19,6 +21,8 @@ from typing import Any
 
 from assist import paths
 from assist.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def setting(default: Any, doc: str, *, choices: tuple[Any, ...] = (), lo: float | None = None,
@@ -141,6 +145,11 @@ def load_config(path: Path | None = None) -> Config:
     if not path.exists():
         if explicit:
             raise ConfigError(f"config file {path} does not exist; create it or drop --config")
+        if os.environ.get(paths.CONFIG_ENV):
+            # Not an error: `assist config > "$ASSIST_CONFIG"` is how the file gets made. But a
+            # team's store.url quietly replaced by a local store must not go unnoticed.
+            log.warning("%s names %s, which does not exist; using the built-in defaults",
+                        paths.CONFIG_ENV, path)
         return Config()
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))

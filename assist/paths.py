@@ -11,12 +11,13 @@ import platformdirs
 from assist.errors import ConfigError
 
 APP_NAME = "assist"
+CONFIG_ENV = "ASSIST_CONFIG"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def config_path() -> Path:
     """The default configuration file: ASSIST_CONFIG, else the user config directory."""
-    override = os.environ.get("ASSIST_CONFIG")
+    override = os.environ.get(CONFIG_ENV)
     if override:
         return Path(override)
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"

@@ -24,7 +24,9 @@ CALLS_DIR = paths.PROJECT_ROOT / "assist" / "data" / "calls"
 @pytest.fixture(autouse=True)
 def _private_assist_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSIST_DATA_DIR", str(tmp_path / "assist-data"))
-    monkeypatch.setenv("ASSIST_CONFIG", str(tmp_path / "assist-config.toml"))
+    config = tmp_path / "assist-config.toml"
+    config.touch()  # empty: every setting at its default
+    monkeypatch.setenv("ASSIST_CONFIG", str(config))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 

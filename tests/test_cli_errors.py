@@ -158,3 +158,14 @@ def test_an_unusable_data_folder_is_one_line(tmp_path: Path) -> None:
                             env={**os.environ, "ASSIST_DATA_DIR": str(not_a_folder)})
     assert_one_line_error(result, "calls.txt", "ASSIST_DATA_DIR")
     assert not_a_folder.read_text(encoding="utf-8") == "notes"
+
+
+def test_a_password_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "assist.cli", "review", "add-user", "bob",
+                             "--password-stdin"], input=b"a\xff\xfebcdefghijkl\n",
+                            capture_output=True, timeout=60,
+                            env={**os.environ, "ASSIST_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2 and b"Traceback" not in result.stderr
+    assert result.stderr.decode().strip() == (
+        "assist: error: the password is not UTF-8 text; type it in a UTF-8 terminal or pipe "
+        "it from a UTF-8 file")

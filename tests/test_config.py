@@ -19,9 +19,11 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_missing_default_file_gives_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_assist_config_gives_defaults_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("ASSIST_CONFIG", str(tmp_path / "absent.toml"))
     assert load_config() == Config()
+    assert "absent.toml, which does not exist" in caplog.text
 
 
 def test_values_are_read_and_ints_widen_to_floats(tmp_path: Path) -> None:

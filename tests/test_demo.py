@@ -196,6 +196,7 @@ def skip_without_display() -> None:
 
 
 def demo_env(workdir: Path) -> dict[str, str]:
+    (workdir / "config.toml").touch()  # empty: the demo runs on the defaults
     return {**os.environ, "ASSIST_DATA_DIR": str(workdir / "data"),
             "ASSIST_CONFIG": str(workdir / "config.toml"),
             "ASSIST_OVERLAY_STATE": str(workdir / "state.json"), "HF_HUB_OFFLINE": "1"}

@@ -40,6 +40,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_installed(prefix: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     """Python with the installed copy first on the path (dependencies from this venv)."""
     site = next(prefix.glob("lib/python3*/site-packages"))
+    (prefix / "none.toml").touch()
     env = {**os.environ, "PYTHONPATH": str(site), "ASSIST_CONFIG": str(prefix / "none.toml")}
     env.pop("ASSIST_PROMPTS_DIR", None)
     return subprocess.run([sys.executable, *args], input=stdin, capture_output=True, text=True,

@@ -221,6 +221,8 @@ def test_store_opening_errors_say_what_to_do(tmp_path: Path) -> None:
         open_engine("not a url")
     with pytest.raises(StoreError, match="unsupported database"):
         open_engine("nosuchdb://x/y")
+    with pytest.raises(StoreError, match="unsupported database 'mysql'"):
+        open_engine("mysql://u:p@127.0.0.1:1/db")  # known to SQLAlchemy, driver not installed
     with pytest.raises(StoreError, match=r"cannot reach the call store.*check that the database"):
         open_engine("postgresql+psycopg://nobody:secret@127.0.0.1:9/none")
     try:

@@ -56,8 +56,17 @@ def add_user(args: argparse.Namespace, config: Config) -> int:
 
 
 def _read_password(from_stdin: bool) -> str:
+    if sys.stdin is None:
+        raise StoreError("there is no standard input to read a password from; pipe it in "
+                         "with --password-stdin")
     if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
+        try:
+            password.encode("utf-8")
+        except UnicodeEncodeError:
+            raise StoreError("the password is not UTF-8 text; type it in a UTF-8 terminal or "
+                             "pipe it from a UTF-8 file") from None
+        return password
     if not sys.stdin.isatty():
         raise StoreError("no terminal to ask for a password; pipe it in with --password-stdin")
     first = getpass.getpass("Password: ")

@@ -94,9 +94,13 @@ def _create(url: str) -> Engine:
         if parsed.get_backend_name() == "sqlite":
             return _create_sqlite(url)
         return create_engine(url, pool_pre_ping=True)
-    except NoSuchModuleError as e:
+    except (NoSuchModuleError, ImportError) as e:
+        # ImportError: SQLAlchemy knows the database, but its driver is not installed.
         raise StoreError(f"store.url {describe(url)}: unsupported database "
                          f"'{parsed.drivername}'; use sqlite or postgresql+psycopg") from e
+    except OSError as e:
+        raise StoreError(f"cannot create the folder for {describe(url)} ({e.strerror or e}); "
+                         "check store.url") from e
 
 
 def _create_sqlite(url: str) -> Engine:
