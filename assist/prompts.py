@@ -104,9 +104,11 @@ def load_pack(name_or_path: str) -> PromptPack:
     """Load and check a pack; PackError names the file, key and line of the first problem."""
     path = pack_path(name_or_path)
     try:
-        source = path.read_text(encoding="utf-8")
+        source = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
-        raise PackError(f"cannot read prompt pack {path}: {e}") from e
+        reason = "not UTF-8 text" if isinstance(e, UnicodeDecodeError) else e.strerror or e
+        raise PackError(f"cannot read prompt pack {path} ({reason}); it must be a TOML text "
+                        "file saved as UTF-8") from e
     return parse_pack(source, path)
 
 

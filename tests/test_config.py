@@ -87,3 +87,17 @@ def test_cli_bad_config_value_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_readme_documents_every_setting_as_assist_config_prints_it() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     assert render_documented().strip() in readme, "regenerate the README block with `assist config`"
+
+
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    # Windows Notepad's "UTF-8 with BOM".
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xef\xbb\xbf[audio]\ncustomer_channel = \"left\"\n")
+    assert load_config(path).audio.customer_channel == "left"
+
+
+def test_a_file_that_is_not_utf8_says_how_to_save_it(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"[audio]\ncustomer_channel = \"l\xe9ft\"\n")
+    with pytest.raises(ConfigError, match="not UTF-8 text.*saved as UTF-8"):
+        load_config(path)

@@ -337,3 +337,10 @@ def test_the_trainers_readme_documents_every_escalation_key() -> None:
 def test_the_default_pack_spells_out_the_built_in_defaults() -> None:
     # Trainers read the numbers in default.toml; they must be what the code does without it.
     assert load_pack("default").escalation == EscalationSettings()
+
+
+def test_a_pack_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    source = (paths.prompts_dir() / "default.toml").read_bytes()
+    bommed = tmp_path / "notepad.toml"
+    bommed.write_bytes(b"\xef\xbb\xbf" + source)
+    assert load_pack(str(bommed)).stages == load_pack("default").stages

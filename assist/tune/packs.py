@@ -30,7 +30,7 @@ def read_pack_source(name_or_path: str) -> PackSource:
     """Load (and so validate) a pack by name or path, keeping its text."""
     pack = load_pack(name_or_path)
     try:
-        text = pack.path.read_text(encoding="utf-8")
+        text = pack.path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise PackError(f"cannot read prompt pack {pack.path}: {e}") from e
     return PackSource(pack.path, text)
