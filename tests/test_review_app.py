@@ -289,6 +289,8 @@ def test_kept_audio_plays_for_logged_in_supervisors_only(logged_in: TestClient,
     assert "<audio" not in logged_in.get("/calls/flagged-1").text
     stranger = TestClient(logged_in.app, follow_redirects=False)
     assert stranger.get(found.group(1)).status_code == 303
+    too_big = re.sub(r"/audio/\d+\.flac", "/audio/99999999999999999999.flac", found.group(1))
+    assert logged_in.get(too_big).status_code == 404
 
 
 def test_repeated_wrong_passwords_are_throttled(client: TestClient) -> None:
