@@ -169,3 +169,14 @@ def test_a_password_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.decode().strip() == (
         "assist: error: the password is not UTF-8 text; type it in a UTF-8 terminal or pipe "
         "it from a UTF-8 file")
+
+
+@pytest.mark.parametrize(("stereo", "options"), [
+    (True, ("--customer-channel", "right", "--agent-channel", "right")),
+    (False, ("--agent-channel", "left")),  # a mono file has one channel for both
+])
+def test_the_agent_on_the_customers_channel_is_refused(
+        tmp_path: Path, stereo: bool, options: tuple[str, ...]) -> None:
+    path = tmp_path / "call.wav"
+    sf.write(str(path), np.zeros((SAMPLE_RATE, 2 if stereo else 1), np.float32), SAMPLE_RATE)
+    assert_one_line_error(assist("replay", str(path), *options), "same channel", "call.wav")

@@ -104,6 +104,14 @@ def parse_channel(spec: str, channels: int, *, role: str, where: str) -> int:
     return index
 
 
+def check_sides_apart(customer: int, agent: int, channels: int, where: str) -> None:
+    """The agent's own channel, if given, must not be the customer's: their words would be
+    scored as the customer's anger."""
+    if agent == customer or channels == 1:
+        raise AudioError(f"the customer and the agent are on the same channel of {where}; give "
+                         "them different channels, or no agent channel ('none')")
+
+
 def take_channel(frames: np.ndarray, index: int) -> np.ndarray:
     """One channel (or the mix) of a (samples, channels) array, as contiguous float32."""
     column = frames.mean(axis=1) if index == MIX else frames[:, index]
@@ -196,6 +204,7 @@ def open_file(path: Path, *, customer_channel: str = "auto", agent_channel: str 
         agent = 0 if info.channels >= 2 else None
     elif agent_channel:
         agent = parse_channel(agent_channel, info.channels, role="agent", where=where)
+        check_sides_apart(customer, agent, info.channels, where)
     if speed not in ("real", "max"):
         raise AudioError(f"replay speed '{speed}' is not 'real' or 'max'")
     if not 1 <= block_ms <= 1000:
@@ -435,6 +444,7 @@ def open_live(audio: AudioConfig) -> LiveSource:
         agent_pick = parse_channel(audio.agent_channel, agent_device.channels, role="agent",
                                    where=agent_device.name)
         if agent_device.index == customer_device.index:
+            check_sides_apart(picks[0], agent_pick, agent_device.channels, agent_device.name)
             picks.append(agent_pick)  # one stream carries both sides
         else:
             agent_stream = _DeviceStream(audio.agent_device, (agent_pick,), Speaker.AGENT, audio,
