@@ -81,11 +81,12 @@ def load_pack(args: argparse.Namespace, config: Config) -> Any:
     return load(getattr(args, "pack", None) or config.prompts.pack)
 
 
-def check_input_file(path: Path) -> Path:
-    """Fail early, in one line, before any model is loaded."""
+def check_input_file(path: Path, customer_channel: str = "auto",
+                     agent_channel: str | None = "auto") -> Path:
+    """Fail early, in one line, before any model is loaded: the file and its channels."""
     from assist.audio.sources import open_file
 
-    open_file(path).stop()
+    open_file(path, customer_channel=customer_channel, agent_channel=agent_channel).stop()
     return path
 
 

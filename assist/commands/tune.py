@@ -140,13 +140,14 @@ def _gather(args: argparse.Namespace, config: Config, pack_path: Path,
     from assist.tune.labels import find_labels
     from assist.tune.sweep import LabelledCall
 
-    corpus: list[LabelledCall] = []
     files = _recordings(args.recordings)
-    for path in files:
-        common.check_input_file(path)
+    channels = Channels(args.customer_channel, common.agent_channel(args.agent_channel))
+    for path in files:  # every file and channel checked before the first is transcribed
+        common.check_input_file(path, channels.customer, channels.agent)
+    stored = [LabelledCall(call, ()) for call in _stored(args, config)]  # a wrong --call too
     loader = RecordingLoader(config, load_pack(str(pack_path)), model=args.model,
-                             channels=Channels(args.customer_channel,
-                                               common.agent_channel(args.agent_channel)))
+                             channels=channels)
+    corpus: list[LabelledCall] = []
     with _progress(console, "replaying recordings", len(files)) as advance:
         for path in files:
             corpus.append(LabelledCall(loader.load(path), find_labels(path) or ()))
@@ -154,8 +155,7 @@ def _gather(args: argparse.Namespace, config: Config, pack_path: Path,
     if files:
         console.print(f"{len(files)} recordings: {loader.stats.hits} from the tune cache, "
                       f"{loader.stats.transcribed} transcribed")
-    corpus += [LabelledCall(call, ()) for call in _stored(args, config)]
-    return corpus
+    return corpus + stored
 
 
 def _stored(args: argparse.Namespace, config: Config) -> list[CachedCall]:
