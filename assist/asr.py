@@ -367,7 +367,8 @@ def _named_place(name: str) -> _Place:
     if not name:
         return _Place(f"models/NAME in {paths.models_dir()} (no name set)", None, requested=False)
     # "tiny.en" may also mean the packaged copy, so its absence from models/ is no error.
-    return _Place("models/NAME", named_model_dir(name), requested=name != PACKAGED_MODEL_NAME)
+    return _Place(f"asr.model = {name!r} (models/{name})", named_model_dir(name),
+                  requested=name != PACKAGED_MODEL_NAME)
 
 
 def _packaged_place() -> _Place:
@@ -391,8 +392,9 @@ def resolve_model(cli_model: str | None, asr: AsrConfig) -> Path:
             log.debug("Whisper model from %s: %s", place.label, place.path)
             return place.path
         if place.requested:
+            setting = place.label.split(" ", 1)[0]
             raise ModelError(f"{place.label} names no usable Whisper model (tried: {tried}); "
-                             f"correct {place.label} or leave it out (see `assist models`)")
+                             f"correct {setting} or leave it out (see `assist models`)")
     raise ModelError(f"no usable Whisper model (tried: {tried}); {INSTALL_HINT}")
 
 

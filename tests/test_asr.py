@@ -180,7 +180,7 @@ def test_a_named_model_that_is_not_there_is_an_error_not_a_silent_fallback(
         resolve_model(str(tmp_path / "nowhere"), AsrConfig())
     with pytest.raises(ModelError, match=r"no model\.bin and config\.json"):
         resolve_model(None, AsrConfig(model=str(tmp_path)))
-    with pytest.raises(ModelError, match=r"models/NAME .*medium.*missing"):
+    with pytest.raises(ModelError, match=r"models/medium.*missing.*correct asr\.model"):
         resolve_model(None, AsrConfig(model="medium"))
 
 

@@ -53,7 +53,10 @@ def parse_set(text: str) -> Override:
     if not sep or not _valid_key(key):
         raise PackError(f"--set {text!r}: write it as section.key=value, "
                         "e.g. --set escalation.enter.empathize=0.4")
-    return Override(key, _parse_value(raw_value.strip()))
+    value = _parse_value(raw_value.strip())
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PackError(f"--set {text!r}: '{key}' must be a finite number")
+    return Override(key, value)
 
 
 def parse_sweep(text: str) -> Sweep:
