@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from assist import __version__, paths
-from assist.config import load_config
-from assist.errors import AssistError
+from assist.config import Config, load_config
+from assist.errors import AssistError, ConfigError
 
 COMMANDS = (
     "run", "replay", "transcribe", "devices", "models", "score", "config",
@@ -97,8 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     setup_logging(args.verbose)
     try:
-        config = load_config(args.config)
-        return int(args.handler(args, config) or 0)
+        return int(args.handler(args, _config_for(args)) or 0)
     except AssistError as e:
         print(f"assist: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -106,6 +105,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _config_for(args: argparse.Namespace) -> Config:
+    try:
+        return load_config(args.config)
+    except ConfigError as e:
+        works_without = getattr(args, "works_without_config", None)
+        if works_without is None or not works_without(args):
+            raise
+        logging.getLogger(__name__).warning("%s; going on with the defaults", e)
+        return Config()
 
 
 if __name__ == "__main__":

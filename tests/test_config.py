@@ -84,6 +84,14 @@ def test_cli_bad_config_value_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_the_config_path_is_printed_even_while_the_file_is_broken(tmp_path: Path) -> None:
+    path = write(tmp_path, "[review]\nport = 'eighty'\n")
+    result = subprocess.run([sys.executable, "-m", "assist.cli", "--config", str(path), "config",
+                             "--path"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip()
+    assert "review.port" in result.stderr and "going on with the defaults" in result.stderr
+
+
 def test_readme_documents_every_setting_as_assist_config_prints_it() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     assert render_documented().strip() in readme, "regenerate the README block with `assist config`"

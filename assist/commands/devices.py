@@ -14,7 +14,8 @@ from assist.config import Config
 def register(sub: Any) -> None:
     p = sub.add_parser("devices", help="list audio inputs (pick one for audio.customer_device)")
     p.add_argument("--json", action="store_true", help="print the list as JSON")
-    p.set_defaults(handler=run)
+    # Config errors say "see `assist devices`": it must run while the file is broken.
+    p.set_defaults(handler=run, works_without_config=lambda args: True)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
