@@ -31,14 +31,20 @@ EXIT_USAGE = 2
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors are one line (no usage dump) and exit 2."""
 
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"assist: error: {message} (see `{self.prog} --help`)\n")
+    command: str | None = None
+    """The subcommand asked for: argparse reports its stray arguments from the top parser."""
 
+    def error(self, message: str) -> NoReturn:
+        prog = self.prog
+        if self.command and prog == "assist":
+            prog = f"assist {self.command}"
+        self.exit(EXIT_USAGE, f"assist: error: {message} (see `{prog} --help`)\n")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``only``, just that subcommand's module is imported (fast start-up)."""
     parser = _Parser(prog="assist", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.command = only
     parser.add_argument("--version", action="version", version=f"assist {__version__}")
     parser.add_argument("--config", type=Path, default=None,
                         help="configuration file (default: `assist config --path`)")

@@ -180,3 +180,7 @@ def test_the_agent_on_the_customers_channel_is_refused(
     path = tmp_path / "call.wav"
     sf.write(str(path), np.zeros((SAMPLE_RATE, 2 if stereo else 1), np.float32), SAMPLE_RATE)
     assert_one_line_error(assist("replay", str(path), *options), "same channel", "call.wav")
+
+
+def test_a_stray_option_points_at_its_commands_help(mono_wav: Path) -> None:
+    assert_one_line_error(assist("replay", str(mono_wav), "--bogus"), "`assist replay --help`")

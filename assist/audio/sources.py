@@ -213,6 +213,12 @@ def open_file(path: Path, *, customer_channel: str = "auto", agent_channel: str 
                       block=round(SAMPLE_RATE * block_ms / 1000))
 
 
+def _decode_problem(error: Exception) -> str:
+    text = getattr(error, "error_string", "") or str(error)
+    # libsndfile says this of any existing file it cannot decode (checked above that it exists).
+    return "not a format it can decode" if "does not exist" in text else text.rstrip(".")
+
+
 def sound_file_name(path: Path) -> str | bytes:
     """``path`` as soundfile should be given it. On POSIX a name is bytes, and may not be
     valid UTF-8 (a file copied from an old share); soundfile would fail to encode it as text.
@@ -230,8 +236,8 @@ def _file_info(path: Path) -> Any:
     try:
         info = soundfile.info(sound_file_name(path))
     except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
-        raise AudioError(f"cannot read {path} as audio ({e}); use WAV, FLAC, OGG or MP3, e.g. "
-                         "`ffmpeg -i INPUT call.wav`") from e
+        raise AudioError(f"cannot read {path} as audio ({_decode_problem(e)}); use WAV, FLAC, "
+                         "OGG or MP3, e.g. `ffmpeg -i INPUT call.wav`") from e
     if info.frames <= 0 or info.samplerate <= 0:
         raise AudioError(f"audio file {path} holds no samples; record or export it again")
     return info
