@@ -32,6 +32,7 @@ from assist.config import AsrConfig
 from assist.errors import ModelError
 from assist.events import (
     SAMPLE_RATE,
+    Cue,
     Event,
     FinalText,
     PartialText,
@@ -41,6 +42,9 @@ from assist.events import (
 )
 
 log = logging.getLogger(__name__)
+
+MODEL_ERROR = "model_error"
+"""The Cue kind that tells the agent the speech model did not load."""
 
 MODEL_FILES = ("model.bin", "config.json")
 PACKAGED_MODEL_NAME = "tiny.en"
@@ -741,8 +745,12 @@ class TranscriptionWorker:
         try:
             prepare()
         except ModelError as e:
-            # Every utterance will still get its (empty) final; the log says why.
+            # Every utterance will still get its (empty) final; the log says why, and the
+            # agent is told, or they would wait for lines that never come.
             log.error("%s", e)
+            self._send(Cue(t=0.0, kind=MODEL_ERROR,
+                           message="No transcript: the speech model could not load (see the "
+                                   "log); prompts follow the voice alone."))
 
     def _next_job(self) -> Job | None:
         with self._wake:

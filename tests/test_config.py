@@ -107,5 +107,5 @@ def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
 def test_a_file_that_is_not_utf8_says_how_to_save_it(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_bytes(b"[audio]\ncustomer_channel = \"l\xe9ft\"\n")
-    with pytest.raises(ConfigError, match="not UTF-8 text.*saved as UTF-8"):
+    with pytest.raises(ConfigError, match=r"not UTF-8 text.*saved as UTF-8"):
         load_config(path)

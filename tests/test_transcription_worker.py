@@ -16,6 +16,7 @@ import pytest
 import soundfile as sf
 
 from assist.asr import (
+    MODEL_ERROR,
     Transcriber,
     TranscriptionQueue,
     TranscriptionWorker,
@@ -26,6 +27,7 @@ from assist.config import AsrConfig
 from assist.errors import ModelError
 from assist.events import (
     SAMPLE_RATE,
+    Cue,
     Event,
     FinalText,
     PartialText,
@@ -406,8 +408,13 @@ def test_a_model_that_cannot_load_still_gives_every_utterance_its_final(
         worker.submit(final(1))
         worker.submit(final(2))
         worker.stop(drain=True)
+    notice = out.events.get(timeout=WAIT)  # the agent hears of it before any line comes
+    assert isinstance(notice, Cue) and notice.kind == MODEL_ERROR
+    assert "could not load" in notice.message
     assert sorted((e.utterance_id, e.text) for e in out.take(2)) == [(1, ""), (2, "")]
-    assert "cannot load the Whisper model in /x" in caplog.text
+    # Said once, when loading failed; not again, with a traceback, for every utterance.
+    assert caplog.text.count("cannot load the Whisper model in /x") == 1
+    assert "Traceback" not in caplog.text
 
 
 def stop_while_busy(worker: TranscriptionWorker, model: GatedTranscriber, drain: bool) -> None:

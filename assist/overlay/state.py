@@ -40,6 +40,8 @@ CUE_SECONDS = 6.0
 
 NOTICE_SECONDS = 8.0
 """How long a prompt-pack reload message stays up."""
+STICKY_SECONDS = 24 * 3600.0
+"""A notice about a fault that lasts the session (no speech model) stays up that long."""
 
 HISTORY_SECONDS = 300.0
 """The sparkline covers the last five minutes of the call."""
@@ -47,8 +49,9 @@ HISTORY_SECONDS = 300.0
 HISTORY_POINTS = 400
 """Upper bound on sparkline points, so a flood of level updates cannot grow the state."""
 
-PACK_KINDS = frozenset({"pack_reloaded", "pack_error"})
-"""Cue kinds that carry a prompt-pack hot-reload message."""
+NOTICE_KINDS = frozenset({"pack_reloaded", "pack_error", "model_error"})
+"""Cue kinds about assist itself (a pack reloaded, a model that did not load), shown in the
+notice line rather than as coaching."""
 
 
 @dataclass(frozen=True)
@@ -196,9 +199,11 @@ def _audio_state(state: OverlayState, event: AudioState) -> OverlayState:
 
 @_handles(Cue)
 def _cue(state: OverlayState, event: Cue) -> OverlayState:
-    if event.kind in PACK_KINDS:
+    if event.kind in NOTICE_KINDS:
+        # A model that did not load stays wrong all session: its notice stays up.
+        shown_for = STICKY_SECONDS if event.kind == "model_error" else NOTICE_SECONDS
         return dataclasses.replace(state, notice=Flash(event.kind, event.message,
-                                                       event.wall + NOTICE_SECONDS))
+                                                       event.wall + shown_for))
     return dataclasses.replace(state, cue=Flash(event.kind, event.message,
                                                 event.wall + CUE_SECONDS))
 
