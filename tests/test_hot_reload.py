@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from test_pipeline import DurationTranscriber, ListSource, conversation
 
-from assist.audio.sources import AudioBlock
+from assist.audio.sources import AudioBlock, Blocks
 from assist.audio.vad import EnergyActivityForTests
 from assist.config import Config
-from assist.events import AudioState, Cue, Event, PromptShown, Stage
+from assist.events import Cue, Event, PromptShown, Stage
 from assist.paths import prompts_dir
 from assist.pipeline import Pipeline
 from assist.prompts import load_pack
@@ -24,7 +23,7 @@ SPEED = 3.0
 class PacedListSource(ListSource):
     """The synthetic conversation at three times real pace, so a save lands mid-call."""
 
-    def blocks(self) -> Iterator[AudioBlock | AudioState]:
+    def blocks(self) -> Blocks:
         started = time.monotonic()
         for item in super().blocks():
             if isinstance(item, AudioBlock):

@@ -91,11 +91,13 @@ def test_an_angry_call_shows_stage_prompt_caption_and_meter() -> None:
 
 def test_only_the_first_do_and_dont_are_shown_a_line_each() -> None:
     events = angry_call()
-    events[-1] = dataclasses.replace(events[-1], do=("name the feeling", "apologize once"),
+    prompt = events[-1]
+    assert isinstance(prompt, PromptShown)
+    events[-1] = dataclasses.replace(prompt, do=("name the feeling", "apologize once"),
                                      dont=("interrupt", "argue"))
     view = present(tick(fold(events), T0 + 65))
     assert view.tips == "do: name the feeling\ndon't: interrupt"
-    events[-1] = dataclasses.replace(events[-1], do=(), dont=("argue",))
+    events[-1] = dataclasses.replace(prompt, do=(), dont=("argue",))
     assert present(tick(fold(events), T0 + 65)).tips == "don't: argue"
 
 

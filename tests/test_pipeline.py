@@ -7,12 +7,11 @@ threads and queues: attribution, ordering, completeness, stop behaviour.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
-from assist.audio.sources import AudioBlock
+from assist.audio.sources import AudioBlock, Blocks
 from assist.audio.vad import EnergyActivityForTests
 from assist.config import Config
 from assist.events import (
@@ -95,7 +94,7 @@ class ListSource:
         self.customer, self.agent, self.block = customer, agent, block
         self._stop = threading.Event()
 
-    def blocks(self) -> Iterator[AudioBlock | AudioState]:
+    def blocks(self) -> Blocks:
         yield AudioState(t=0.0, status=AudioStatus.LISTENING)
         for start in range(0, len(self.customer), self.block):
             if self._stop.is_set():
@@ -200,7 +199,7 @@ def test_stop_mid_call_still_ends_the_call_cleanly() -> None:
 class PacedListSource(ListSource):
     """Ten times real pace: Whisper's stand-in has time to start on a pause before it ends."""
 
-    def blocks(self) -> Iterator[AudioBlock | AudioState]:
+    def blocks(self) -> Blocks:
         for item in super().blocks():
             self._stop.wait(self.block / SAMPLE_RATE / 10)
             yield item

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import numpy as np
 
-from assist.audio.sources import AudioBlock
+from assist.audio.sources import AudioBlock, Blocks
 from assist.audio.vad import EnergyActivityForTests
 from assist.config import Config
 from assist.events import (
     SAMPLE_RATE,
-    AudioState,
     Event,
     FinalText,
     Speaker,
@@ -48,7 +46,7 @@ class PacedSource:
         self.audio = np.concatenate([np.concatenate([speech, gap])] * UTTERANCES + [gap, gap])
         self._stop = threading.Event()
 
-    def blocks(self) -> Iterator[AudioBlock | AudioState]:
+    def blocks(self) -> Blocks:
         block = 512
         started = time.monotonic()
         for start in range(0, len(self.audio), block):
