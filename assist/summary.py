@@ -9,7 +9,9 @@ agent made. It is pure: no clock, no I/O.
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from assist.escalation import RAISED
@@ -28,7 +30,7 @@ from assist.events import (
 )
 
 PROMPT_EFFECT_WINDOW_S = 60.0
-"""The issue's yardstick: did anger fall in the minute after a prompt was shown?"""
+"""The yardstick: did the customer's anger fall in the minute after a prompt was shown?"""
 ANGRY_AT_END = 0.5
 """A final smoothed level at or above this is an angry ending (the stage pack's empathize
 rung sits near it, so such a customer still needed feelings acknowledged)."""
@@ -55,6 +57,7 @@ class SummaryBuilder:
     _stage_seconds: dict[Stage, float] = field(default_factory=dict)
     _reached: set[Stage] = field(default_factory=set)
     _levels: list[tuple[float, float]] = field(default_factory=list)
+    _angers: list[tuple[float, float]] = field(default_factory=list)  # (start, anger) per line
     _peak: float = 0.0
     _prompts: list[PromptShown] = field(default_factory=list)
     _triggers: list[str] = field(default_factory=list)
@@ -70,6 +73,7 @@ class SummaryBuilder:
             self._levels.append((event.t, event.level))
         elif isinstance(event, UtteranceScored):
             self._peak = max(self._peak, event.anger)
+            bisect.insort(self._angers, (event.start, event.anger))
             self._triggers += [h.name for h in event.triggers if h.name not in self._triggers]
         elif isinstance(event, PromptShown) and event.stage is not Stage.CALM:
             self._prompts.append(event)
@@ -106,17 +110,26 @@ class SummaryBuilder:
         return Outcome.CALM
 
     def _outcome_of(self, prompt: PromptShown) -> PromptOutcome:
-        before = self._level_at(prompt.t)
-        after_levels = [lv for t, lv in self._levels if prompt.t < t <= prompt.t + PROMPT_EFFECT_WINDOW_S]
-        after = after_levels[-1] if after_levels else None
+        before, after = anger_around(self._angers, prompt.t)
+        fell = None if before is None or after is None else after < before
         return PromptOutcome(t=prompt.t, stage=prompt.stage, headline=prompt.headline,
-                             anger_before=round(before, 3),
-                             anger_after=None if after is None else round(after, 3),
-                             fell=None if after is None else after < before)
+                             anger_before=round(before or 0.0, 3),
+                             anger_after=None if after is None else round(after, 3), fell=fell)
 
-    def _level_at(self, t: float) -> float:
-        earlier = [lv for lt, lv in self._levels if lt <= t]
-        return earlier[-1] if earlier else 0.0
+
+def anger_around(angers: Sequence[tuple[float, float]], t: float,
+                 window_s: float = PROMPT_EFFECT_WINDOW_S) -> tuple[float | None, float | None]:
+    """Did anger fall after a prompt at ``t``? From the customer's lines as (start, anger),
+    sorted by start: the anger of the line under way or last heard at ``t`` (a prompt forced
+    mid-sentence answers that sentence), and the mean anger of the lines that start in the
+    ``window_s`` after it. None where there is no such line (the call ended: too soon to tell).
+    The overlay's summary card and `assist tune --effect` both measure with this."""
+    starts = [start for start, _ in angers]
+    i = bisect.bisect_right(starts, t)
+    j = bisect.bisect_right(starts, t + window_s)
+    after = [anger for _, anger in angers[i:j]]
+    return (angers[i - 1][1] if i else None,
+            sum(after) / len(after) if after else None)
 
 
 REMINDER_WORDS = 8

@@ -111,7 +111,7 @@ def _page_shows_the_summary(page: str, summary: CallSummarized) -> None:
         assert f"{stage.label} {seconds:.0f} s" in top
     assert "manager request, legal threat" in top
     fell = re.findall(r'<td class="fell">([^<]*)</td>', top)
-    assert fell == ["no", "yes", "yes", "call ended first"]
+    assert fell == ["no", "yes", "yes", "too soon to tell"]
     assert "call you back on [phone] tomorrow" in top and PHONE not in page
 
 

@@ -67,9 +67,20 @@ def test_prompt_effect_looks_at_the_minute_after() -> None:
     outcomes = summarize("c1", calming_call(), end_t=60.0).prompts
     assert [p.stage for p in outcomes] == [Stage.REFLECT, Stage.EMPATHIZE, Stage.CLOSE]
     reflect, empathize, close = outcomes
-    assert reflect.anger_before == 0.4 and reflect.anger_after == 0.1 and reflect.fell
-    assert empathize.fell is True
+    # After reflect the customer's lines were 0.7 and 0.2: on average angrier than the 0.4
+    # it answered. After empathize, 0.2 against 0.7. After close, no line: too soon to tell.
+    assert (reflect.anger_before, reflect.anger_after, reflect.fell) == (0.4, 0.45, False)
+    assert (empathize.anger_before, empathize.anger_after, empathize.fell) == (0.7, 0.2, True)
     assert close.anger_after is None and close.fell is None
+
+
+def test_a_prompt_forced_mid_sentence_answers_that_sentence() -> None:
+    # A manager request heard in a preview forces escalate at 9 s, before the line (7-10 s,
+    # anger 0.83) is scored: "before" is that line, not the calm before it.
+    events: list[Event] = [scored(5, 0.1), prompt(9, Stage.ESCALATE), scored(10, 0.83),
+                           scored(20, 0.5)]
+    [escalate] = summarize("c", events, end_t=30).prompts
+    assert (escalate.anger_before, escalate.anger_after, escalate.fell) == (0.83, 0.5, True)
 
 
 @pytest.mark.parametrize(("events", "abrupt", "expected"), [

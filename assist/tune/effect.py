@@ -1,10 +1,9 @@
 """Did a prompt help? Anger after each prompt, and the agents' marks, from the call store.
 
 For every prompt shown (grouped by stage and headline): the customer's anger in the minute
-after it, minus their anger just before it. "Before" is the anger of the customer's last
-scored utterance that started at or before the prompt; "after" is the mean anger of their
-utterances starting within ``window_s`` after it. A prompt with no scored utterance on either
-side is counted as shown but gives no change. Agents' feedback (the overlay's ``feedback``
+after it, minus their anger just before it, measured as the overlay's summary card measures it
+(:func:`assist.summary.anger_around`). A prompt with no scored utterance on either side is
+counted as shown but gives no change. Agents' feedback (the overlay's ``feedback``
 action, ``useful`` or ``not_useful``) counts for the last prompt shown before it in that call.
 """
 
@@ -12,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -20,8 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assist.store.schema import ActionRow, PromptRow, Utterance
+from assist.summary import PROMPT_EFFECT_WINDOW_S, anger_around
 
-EFFECT_WINDOW_S = 60.0
+EFFECT_WINDOW_S = PROMPT_EFFECT_WINDOW_S
 R = TypeVar("R", PromptRow, Utterance, ActionRow)
 USEFUL = "useful"
 NOT_USEFUL = "not_useful"
@@ -88,13 +88,12 @@ def _by_call(rows: Iterable[R]) -> dict[str, list[R]]:
 
 
 def _tally_call(rows: _CallRows, tallies: dict[tuple[str, str], _Tally], window_s: float) -> None:
-    starts = [start for start, _ in rows.angers]
     for prompt in rows.prompts:
         tally = tallies[(prompt.stage, prompt.headline)]
         tally.shown += 1
-        change = anger_change(rows.angers, starts, prompt.t, window_s)
-        if change is not None:
-            tally.changes.append(change)
+        before, after = anger_around(rows.angers, prompt.t, window_s)
+        if before is not None and after is not None:
+            tally.changes.append(after - before)
     prompt_times = [p.t for p in rows.prompts]
     for action in rows.feedback:
         i = bisect.bisect_right(prompt_times, action.t)
@@ -106,16 +105,3 @@ def _tally_call(rows: _CallRows, tallies: dict[tuple[str, str], _Tally], window_
         elif action.value == NOT_USEFUL:
             tally.not_useful += 1
 
-
-def anger_change(angers: Sequence[tuple[float, float]], starts: Sequence[float], t: float,
-                 window_s: float) -> float | None:
-    """Mean anger of utterances starting in (t, t + window] minus the last one at or before t."""
-    i = bisect.bisect_right(starts, t)
-    if not i:
-        return None
-    before = angers[i - 1][1]
-    j = bisect.bisect_right(starts, t + window_s)
-    after = [anger for _, anger in angers[i:j]]
-    if not after:
-        return None
-    return sum(after) / len(after) - before
