@@ -33,6 +33,7 @@ from assist.events import (
     UtteranceScored,
 )
 from assist.review import auth, create_app
+from assist.review import chart as review_chart
 from assist.store import StoreSink, open_engine, queries, session_factory
 
 PASSWORD = "correct horse battery"
@@ -142,7 +143,21 @@ def test_call_page_shows_transcript_chart_evidence_and_feedback(logged_in: TestC
     assert "My refund never came" in page and "0.90" in page
     assert "legal threat and a manager request" in page
     assert "threatened to sue" in page and "helpful" in page
+    # Times into the call as m:ss, as on the chart; stages and triggers by their names.
+    assert "<strong>calm → reflect back</strong> at 0:07" in page
+    assert "0:25 · flag: threatened to sue" in page and "manager request: “" in page
+    legend = page[page.index('<p class="legend">'):]
+    legend = legend[:legend.index("</p>")]
+    assert "offer solution" not in legend and "set a boundary" not in legend  # not in this call
     assert logged_in.get("/calls/nope").status_code == 404
+
+
+def test_the_stage_colours_of_the_page_and_the_chart_agree() -> None:
+    # The page's CSS cannot be generated (the CSP forbids inline styles), so it is checked.
+    css = (Path(review_chart.__file__).parent / "static" / "style.css").read_text(encoding="utf-8")
+    in_css = dict(re.findall(r"\.stage-(\w+) \{ background: (#[0-9a-f]{6}); \}", css))
+    assert in_css == review_chart.STAGE_COLOURS
+    assert len(set(in_css.values())) == len(in_css), "two stages share a colour"
 
 
 def test_hostile_transcript_is_escaped(logged_in: TestClient) -> None:
@@ -216,7 +231,8 @@ def test_alerts_report_new_escalations(logged_in: TestClient, engine: Engine,
                       level=0.7, trend=0.2))
     sink.close()
     alerts = logged_in.get(f"/api/alerts?after={latest}").json()["alerts"]
-    assert [(a["call_id"], a["agent"], a["stage"]) for a in alerts] == [("live", "cat", "boundary")]
+    assert [(a["call_id"], a["agent"], a["stage"], a["stage_label"]) for a in alerts] == [
+        ("live", "cat", "boundary", "set a boundary")]
 
 
 def test_logout_ends_the_session(logged_in: TestClient) -> None:

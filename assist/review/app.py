@@ -25,9 +25,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
 
-from assist.events import Stage
 from assist.review import auth
-from assist.review.chart import STAGE_COLOURS, timeline_svg
+from assist.review.chart import STAGE_COLOURS, clock, stage_label, timeline_svg
 from assist.store import queries
 from assist.store.db import session_factory
 from assist.store.recorder import STAGE_RANK
@@ -49,14 +48,8 @@ SECURITY_HEADERS = {
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["stage_label"] = lambda value: stage_label(str(value))
-
-
-def stage_label(value: str) -> str:
-    """The playbook's name for a stored stage ("reflect" -> "reflect back")."""
-    try:
-        return Stage(value).label
-    except ValueError:
-        return value  # a stage from a newer assist: show it as stored
+templates.env.filters["clock"] = lambda seconds: clock(float(seconds))
+templates.env.filters["trigger_label"] = lambda name: str(name).replace("_", " ")
 
 
 class LoginRequired(Exception):
@@ -202,6 +195,7 @@ def call_page(request: Request, call_id: str, session: Db, who: User) -> Respons
         "call": call, "chart": timeline_svg(call), "outcome": queries.outcome(call),
         "summary": queries.summary_of(call) if call.ended_at is not None else None,
         "when": _when, "evidence": _evidence_by_change(call),
+        "stages_seen": {"calm", *(s.stage for s in call.stage_changes)},
         "with_audio": queries.utterances_with_audio(session, call.id),
     })
 
@@ -246,7 +240,8 @@ def audio(call_id: str, row_id: int, session: Db, who: User) -> Response:
 
 
 def alerts(session: Db, who: User, after: int = 0) -> Response:
-    found = queries.alerts_after(session, after)
+    found = [{**alert, "stage_label": stage_label(alert["stage"])}
+             for alert in queries.alerts_after(session, after)]
     latest = found[-1]["id"] if found else after
     return JSONResponse({"alerts": found, "latest": latest})
 
@@ -295,11 +290,12 @@ def _filter_from(params: Any) -> tuple[queries.CallFilter, list[str]]:
 
 
 def _evidence_by_change(call: Call) -> dict[int, list[str]]:
-    """For each stage change, the evidence of the last customer line scored before it."""
+    """For each stage change, the evidence of the customer's line it answered: the one under
+    way or last heard (a trigger heard mid-sentence changes the stage before the line ends)."""
     scored = [u for u in call.utterances if u.anger is not None]
     out: dict[int, list[str]] = {}
     for change in call.stage_changes:
-        before = [u for u in scored if u.end <= change.t + 1e-6]
+        before = [u for u in scored if u.start <= change.t + 1e-6]
         out[change.id] = before[-1].evidence_list if before else []
     return out
 

@@ -9,13 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from assist.events import Stage
 from assist.store.schema import Call, StageChangeRow
 
 WIDTH, HEIGHT = 900, 280
 LEFT, RIGHT, TOP, BOTTOM = 44, 16, 26, 34
 STAGE_COLOURS = {
     "calm": "#e8f1e8", "reflect": "#fff6d5", "empathize": "#ffe8c2", "solution": "#dcecff",
-    "escalate": "#ffd1d1", "boundary": "#e9d3ff", "close": "#dff5ee",
+    "escalate": "#ffd1d1", "boundary": "#e9d3ff", "close": "#e6e6e6",
 }
 LEVEL_COLOUR, ANGER_COLOUR, PROMPT_COLOUR, TRIGGER_COLOUR = "#b3261e", "#333", "#1a5fb4", "#8a3ffc"
 TICK_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
@@ -73,11 +74,11 @@ def _bands(changes: Sequence[StageChangeRow], scale: _Scale) -> list[str]:
         out.append(
             f'<rect class="band band-{escape(stage)}" x="{x0:.1f}" y="{TOP}" '
             f'width="{max(x1 - x0, 0.5):.1f}" height="{HEIGHT - TOP - BOTTOM}" '
-            f'fill="{STAGE_COLOURS.get(stage, "#eee")}"><title>{escape(stage)} '
-            f'{_clock(start)}–{_clock(end)}</title></rect>')
+            f'fill="{STAGE_COLOURS.get(stage, "#eee")}"><title>{escape(stage_label(stage))} '
+            f'{clock(start)}–{clock(end)}</title></rect>')
         if x1 - x0 > 40:
             out.append(f'<text x="{x0 + 4:.1f}" y="{TOP + 12}" font-size="10" fill="#555">'
-                       f'{escape(stage)}</text>')
+                       f'{escape(stage_label(stage))}</text>')
     return out
 
 
@@ -96,7 +97,7 @@ def _axes(scale: _Scale) -> list[str]:
     while t <= scale.seconds + 1e-6:
         x = scale.x(t)
         out.append(f'<text x="{x:.1f}" y="{bottom + 14}" font-size="10" text-anchor="middle">'
-                   f'{_clock(t)}</text>')
+                   f'{clock(t)}</text>')
         t += step
     out.append(f'<text x="{LEFT}" y="{TOP - 10}" font-size="11">anger (line: smoothed level, '
                f'dots: each customer line; ▼ prompt, ◆ trigger)</text>')
@@ -114,7 +115,7 @@ def _level_line(call: Call, scale: _Scale) -> list[str]:
 def _anger_dots(call: Call, scale: _Scale) -> list[str]:
     return [
         f'<circle class="anger-dot" cx="{scale.x(u.end):.1f}" cy="{scale.y(u.anger):.1f}" r="3.5" '
-        f'fill="{ANGER_COLOUR}"><title>{_clock(u.start)} anger {u.anger:.2f}: '
+        f'fill="{ANGER_COLOUR}"><title>{clock(u.start)} anger {u.anger:.2f}: '
         f'{escape(u.text)}</title></circle>'
         for u in call.utterances if u.anger is not None]
 
@@ -123,7 +124,7 @@ def _prompt_marks(call: Call, scale: _Scale) -> list[str]:
     y = TOP + 2
     return [
         f'<path class="prompt" d="M{scale.x(p.t) - 5:.1f},{y - 8} h10 l-5,8 z" '
-        f'fill="{PROMPT_COLOUR}"><title>{_clock(p.t)} prompt ({escape(p.stage)}): '
+        f'fill="{PROMPT_COLOUR}"><title>{clock(p.t)} prompt ({escape(stage_label(p.stage))}): '
         f'{escape(p.headline)}</title></path>'
         for p in call.prompts]
 
@@ -132,11 +133,20 @@ def _trigger_marks(call: Call, scale: _Scale) -> list[str]:
     y = HEIGHT - BOTTOM - 6
     return [
         f'<path class="trigger" d="M{scale.x(t.t):.1f},{y - 6} l6,6 l-6,6 l-6,-6 z" '
-        f'fill="{TRIGGER_COLOUR}"><title>{_clock(t.t)} {escape(t.name)}: '
+        f'fill="{TRIGGER_COLOUR}"><title>{clock(t.t)} {escape(t.name.replace("_", " "))}: '
         f'{escape(t.words)}</title></path>'
         for t in call.triggers]
 
 
-def _clock(seconds: float) -> str:
-    whole = round(seconds)
+def clock(seconds: float) -> str:
+    """Time into the call as m:ss, as on the chart's axis and in the page's lists."""
+    whole = round(max(seconds, 0.0))
     return f"{whole // 60}:{whole % 60:02d}"
+
+
+def stage_label(value: str) -> str:
+    """The playbook's name for a stored stage ("reflect" -> "reflect back")."""
+    try:
+        return Stage(value).label
+    except ValueError:
+        return value  # a stage from a newer assist: shown as stored

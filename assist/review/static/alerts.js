@@ -9,7 +9,8 @@
   function show(alert) {
     box.textContent = "";
     var text = document.createTextNode(
-      alert.agent + "'s call reached " + alert.stage + (alert.reason ? ": " + alert.reason : "") + " ");
+      alert.agent + "'s call reached " + (alert.stage_label || alert.stage) +
+      (alert.reason ? ": " + alert.reason : "") + " ");
     var link = document.createElement("a");
     link.href = "/calls/" + encodeURIComponent(alert.call_id);
     link.textContent = "Open the call";
