@@ -205,7 +205,13 @@ def test_mark_reviewed_and_add_a_note(logged_in: TestClient) -> None:
     assert "/calls/flagged-1" in logged_in.get("/?reviewed=yes").text
     assert "/calls/flagged-1" not in logged_in.get("/?reviewed=no").text
     empty = logged_in.post("/calls/flagged-1/notes", data={"csrf_token": token, "text": "  "})
-    assert empty.status_code == 400
+    # A page in the app, saying what was wrong, with the way back to the call.
+    assert empty.status_code == 400 and empty.headers["content-type"].startswith("text/html")
+    assert "A note needs 1 to 5000 characters." in empty.text
+    assert '<a href="/calls/flagged-1">Back</a>' in empty.text
+    missing = logged_in.get("/calls/nope")
+    assert missing.status_code == 404 and "No such call." in missing.text and "<main>" in missing.text
+    assert logged_in.get("/api/alerts?after=x").headers["content-type"] == "application/json"
 
 
 def test_exports(logged_in: TestClient) -> None:

@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from assist.review import auth
@@ -65,6 +66,7 @@ def create_app(engine: Engine, secret_key: str, *, https_only: bool = False) -> 
                        max_age=SESSION_HOURS * 3600, same_site="lax", https_only=https_only)
     app.middleware("http")(_security_headers)
     app.add_exception_handler(LoginRequired, _to_login)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _error_page)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(_router())
     return app
@@ -84,6 +86,21 @@ async def _to_login(request: Request, _exc: LoginRequired) -> Response:
         return JSONResponse({"error": "log in first"}, status_code=401)
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+ERROR_TITLES = {400: "That did not work", 403: "Not allowed", 404: "Not found"}
+
+
+async def _error_page(request: Request, exc: StarletteHTTPException) -> Response:
+    """A page in the app's own layout with a way back; the API keeps its JSON."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+    back = request.url.path if request.method == "POST" else "/"
+    return render(request, "error.html", {
+        "status": exc.status_code, "title": ERROR_TITLES.get(exc.status_code, "Something failed"),
+        "message": exc.detail, "back": _safe_next(back.removesuffix("/notes")
+                                                  .removesuffix("/review"))},
+        status=exc.status_code)
 
 
 # --- dependencies -----------------------------------------------------------------------------
