@@ -195,8 +195,16 @@ def test_every_post_without_the_csrf_token_is_refused(logged_in: TestClient) -> 
 
 
 def test_mark_reviewed_and_add_a_note(logged_in: TestClient) -> None:
+    listed = logged_in.get("/").text
+    assert "1 flagged call needs review" in listed
+    assert listed.index("/calls/flagged-1") < listed.index("/calls/hostile")
     token = csrf_of(logged_in.get("/calls/flagged-1").text)
     assert logged_in.post("/calls/flagged-1/review", data={"csrf_token": token}).status_code == 303
+    listed = logged_in.get("/").text
+    # Reviewed, it no longer heads the list: the newer call comes first, the flag greyed.
+    assert "No flagged call is waiting for review." in listed
+    assert listed.index("/calls/hostile") < listed.index("/calls/flagged-1")
+    assert '<tr class="reviewed">' in listed
     response = logged_in.post("/calls/flagged-1/notes",
                               data={"csrf_token": token, "text": "Coach on <early> empathy"})
     assert response.status_code == 303

@@ -200,6 +200,7 @@ def call_list(request: Request, session: Db, who: User) -> Response:
     calls = queries.list_calls(session, wanted)
     return render(request, "calls.html", {
         "calls": calls, "wanted": wanted, "problems": problems,
+        "needing_review": queries.needing_review(session), "limit": wanted.limit,
         "agents": queries.agents(session), "stages": list(STAGE_RANK),
         "latest_alert": queries.latest_alert_id(session), "outcome": queries.outcome,
         "outcomes": queries.OUTCOMES, "when": _when,

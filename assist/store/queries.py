@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from assist.events import CallSummarized, Outcome, Stage, event_to_dict
@@ -54,10 +54,18 @@ def like_pattern(words: str) -> str:
 
 
 def list_calls(session: Session, wanted: CallFilter) -> Sequence[Call]:
-    """Matching calls, flagged first, newest first."""
+    """Matching calls: flagged and not yet reviewed first (what needs a supervisor), then the
+    rest, newest first. Reviewed flags sink, so weeks of them never bury today's."""
+    needs_review = case((and_(Call.flagged.is_(True), Call.reviewed.is_(False)), 0), else_=1)
     statement = _filtered(select(Call), wanted)
-    statement = statement.order_by(Call.flagged.desc(), Call.started_at.desc()).limit(wanted.limit)
+    statement = statement.order_by(needs_review, Call.started_at.desc()).limit(wanted.limit)
     return session.scalars(statement).all()
+
+
+def needing_review(session: Session) -> int:
+    """Flagged calls nobody has reviewed yet, whatever the list's filters."""
+    return session.scalar(select(func.count()).select_from(Call).where(
+        Call.flagged.is_(True), Call.reviewed.is_(False))) or 0
 
 
 def _filtered(statement: Select[Call], wanted: CallFilter) -> Select[Call]:
