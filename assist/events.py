@@ -51,6 +51,15 @@ class Stage(enum.StrEnum):
 _STAGE_LABELS = {"reflect": "reflect back", "solution": "offer solution", "boundary": "set a boundary"}
 
 
+def stage_label(value: str) -> str:
+    """The playbook's name for a stage stored as text ("reflect" -> "reflect back"); a stage
+    this version does not know (written by a newer assist) is shown as stored."""
+    try:
+        return Stage(value).label
+    except ValueError:
+        return value
+
+
 class AudioStatus(enum.StrEnum):
     LISTENING = "listening"
     SILENCE = "silence"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import json
@@ -228,10 +229,14 @@ def test_exports(logged_in: TestClient) -> None:
     assert len(data["utterances"]) == 7 and len(data["stage_changes"]) == 4
     csv_response = logged_in.get("/calls/flagged-1/export.csv")
     assert csv_response.headers["content-disposition"].startswith("attachment")
-    lines = csv_response.text.splitlines()
-    # header, utterances, stage changes, prompts, triggers, agent actions, the summary
-    assert lines[0].startswith("t,kind,speaker") and len(lines) == 1 + 7 + 4 + 4 + 2 + 2 + 1
-    assert lines[-1].split(",")[1] == "summary"
+    rows = list(csv.DictReader(io.StringIO(csv_response.text)))
+    # utterances, stage changes, prompts, triggers, agent actions, the summary
+    assert len(rows) == 7 + 4 + 4 + 2 + 2 + 1 and rows[-1]["kind"] == "summary"
+    # Each row says whose call it is, so several exports can share one sheet.
+    assert {(r["call_id"], r["agent"]) for r in rows} == {("flagged-1", "ann")}
+    stages = [r for r in rows if r["kind"] == "stage"]
+    assert stages[0]["stage"] == "reflect back" and stages[0]["detail"].startswith("from calm")
+    assert all(len(r["anger"].partition(".")[2]) <= 3 for r in rows if r["anger"])
 
 
 def test_alerts_report_new_escalations(logged_in: TestClient, engine: Engine,

@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from assist.events import stage_label
 from assist.review import auth
-from assist.review.chart import STAGE_COLOURS, clock, stage_label, timeline_svg
+from assist.review.chart import STAGE_COLOURS, clock, timeline_svg
 from assist.store import queries
 from assist.store.db import session_factory
 from assist.store.recorder import STAGE_RANK

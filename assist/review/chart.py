@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from assist.events import Stage
+from assist.events import stage_label
 from assist.store.schema import Call, StageChangeRow
 
 WIDTH, HEIGHT = 900, 280
@@ -143,10 +143,3 @@ def clock(seconds: float) -> str:
     whole = round(max(seconds, 0.0))
     return f"{whole // 60}:{whole % 60:02d}"
 
-
-def stage_label(value: str) -> str:
-    """The playbook's name for a stored stage ("reflect" -> "reflect back")."""
-    try:
-        return Stage(value).label
-    except ValueError:
-        return value  # a stage from a newer assist: shown as stored

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from assist.events import CallSummarized, Outcome, Stage, event_to_dict
+from assist.events import CallSummarized, Outcome, Stage, event_to_dict, stage_label
 from assist.store.recorder import ENDED_ABRUPTLY, STAGE_RANK
 from assist.store.schema import Call, NoteRow, StageChangeRow, User, Utterance
 from assist.store.summaries import rebuild_summary, summary_from_json
@@ -227,21 +227,24 @@ def _summary_dict(call: Call) -> dict[str, Any] | None:
     return {key: value for key, value in fields.items() if key not in ("type", "wall")}
 
 
-CSV_COLUMNS = ("t", "kind", "speaker", "stage", "text", "anger", "word_anger", "voice_arousal",
-               "detail")
+CSV_COLUMNS = ("call_id", "agent", "started_at", "t", "kind", "speaker", "stage", "text", "anger",
+               "word_anger", "voice_arousal", "detail")
+"""Every row names its call, so exports of several calls can be put in one sheet."""
 
 
 def call_to_csv(call: Call) -> str:
-    """The call as one time-ordered CSV row per utterance, stage change, prompt, trigger, action."""
+    """The call as one time-ordered CSV row per utterance, stage change, prompt, trigger, action;
+    seconds into the call to a tenth, scores to three places, stages by their playbook names."""
     rows: list[dict[str, Any]] = []
     rows += [{"t": u.start, "kind": "utterance", "speaker": u.speaker, "text": u.text,
               "anger": u.anger, "word_anger": u.word_anger, "voice_arousal": u.voice_arousal,
               "detail": "; ".join(u.evidence_list)} for u in call.utterances]
-    rows += [{"t": s.t, "kind": "stage", "stage": s.stage, "text": s.reason,
-              "detail": f"from {s.previous}, level {s.level:.2f}"} for s in call.stage_changes]
-    rows += [{"t": p.t, "kind": "prompt", "stage": p.stage, "text": p.line,
+    rows += [{"t": s.t, "kind": "stage", "stage": stage_label(s.stage), "text": s.reason,
+              "detail": f"from {stage_label(s.previous)}, level {s.level:.2f}"}
+             for s in call.stage_changes]
+    rows += [{"t": p.t, "kind": "prompt", "stage": stage_label(p.stage), "text": p.line,
               "detail": p.headline} for p in call.prompts]
-    rows += [{"t": t.t, "kind": "trigger", "text": t.words, "detail": t.name}
+    rows += [{"t": t.t, "kind": "trigger", "text": t.words, "detail": t.name.replace("_", " ")}
              for t in call.triggers]
     rows += [{"t": a.t, "kind": f"agent {a.action}", "text": a.value} for a in call.actions]
     rows.sort(key=lambda row: row["t"])
@@ -250,17 +253,26 @@ def call_to_csv(call: Call) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
+    whose = {"call_id": call.id, "agent": call.agent, "started_at": _iso(call.started_at)}
     for row in rows:
-        writer.writerow({key: _csv_safe(value) for key, value in row.items()})
+        writer.writerow({key: _csv_safe(_rounded(key, value))
+                         for key, value in {**whose, **row}.items()})
     return out.getvalue()
 
 
 def _summary_row(call: Call) -> dict[str, Any]:
-    """The call's summary as the last row: outcome, peak anger and the card's lines."""
+    """The call's summary as the last row: the card's lines (outcome first) and follow-ups."""
     summary = summary_of(call)
-    return {"t": summary.t, "kind": "summary", "stage": summary.outcome.value,
+    return {"t": summary.t, "kind": "summary",
             "text": render_card(summary).replace("\n", " | "), "anger": summary.peak_anger,
             "detail": "; ".join(summary.follow_ups)}
+
+
+def _rounded(column: str, value: Any) -> Any:
+    if not isinstance(value, float):
+        return value
+    return round(value, 1) if column == "t" else round(value, 3)
+
 
 
 def _csv_safe(value: Any) -> Any:
