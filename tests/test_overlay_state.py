@@ -143,6 +143,26 @@ def test_snooze_hides_prompts_for_its_duration_then_brings_them_back() -> None:
     assert present(tick(state, T0 + 64.5)).headline == "Name the feeling"
 
 
+def test_escalate_or_a_boundary_breaks_through_a_snooze_and_the_call_end_clears_it() -> None:
+    snoozed = fold([*angry_call(), AgentAction(t=4, wall=T0 + 4, action="snooze", value="60")])
+    escalated = reduce(snoozed, StageChanged(t=5, wall=T0 + 5, stage=Stage.ESCALATE,
+                                             previous=Stage.EMPATHIZE, reason="asked for a manager",
+                                             level=0.7, trend=0.1))
+    assert escalated.snoozed_until is None
+    assert present(tick(escalated, T0 + 6)).headline != "Prompts snoozed"
+    ended = reduce(snoozed, CallEnded(t=6, wall=T0 + 6, call_id="c1"))
+    assert ended.snoozed_until is None
+
+
+def test_the_header_says_only_listening_while_all_is_well() -> None:
+    listening = fold([AudioState(t=0, wall=T0, status=AudioStatus.LISTENING,
+                                 detail="Monitor of Built-in Audio Analog Stereo (device 7)")])
+    assert present(tick(listening, T0 + 1)).audio == "listening"
+    lost = reduce(listening, AudioState(t=1, wall=T0 + 1, status=AudioStatus.DEVICE_LOST,
+                                        detail="USB headset unplugged"))
+    assert present(tick(lost, T0 + 2)).audio == "device lost, reconnecting: USB headset unplugged"
+
+
 def test_a_bad_snooze_value_is_ignored() -> None:
     state = fold([*angry_call(), AgentAction(t=4, action="snooze", value="soon")])
     assert state.snoozed_until is None
@@ -295,3 +315,14 @@ def test_run_terminal_draws_queued_events_until_stopped() -> None:
     assert code == 0
     text = out.getvalue()
     assert "Empathize" in text and "Name the feeling" in text
+
+
+def test_every_stage_chip_takes_white_text_at_aa_contrast() -> None:
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    for stage, colour in STAGE_COLOURS.items():
+        assert 1.05 / (luminance(colour) + 0.05) >= 4.5, stage
+    assert len(set(STAGE_COLOURS.values())) == len(STAGE_COLOURS)

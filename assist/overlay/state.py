@@ -139,14 +139,19 @@ def _call_started(state: OverlayState, event: CallStarted) -> OverlayState:
 
 @_handles(CallEnded)
 def _call_ended(state: OverlayState, event: CallEnded) -> OverlayState:
-    return dataclasses.replace(state, call_ended_wall=event.wall)
+    return dataclasses.replace(state, call_ended_wall=event.wall, snoozed_until=None)
+
+
+BREAKS_SNOOZE = frozenset({Stage.ESCALATE, Stage.BOUNDARY})
+"""Stages the agent must see at once, snoozed or not: a manager asked for, abuse."""
 
 
 @_handles(StageChanged)
 def _stage_changed(state: OverlayState, event: StageChanged) -> OverlayState:
     evidence = dataclasses.replace(state.evidence, reason=event.reason)
+    snoozed_until = None if event.stage in BREAKS_SNOOZE else state.snoozed_until
     return dataclasses.replace(state, stage=event.stage, level=event.level, trend=event.trend,
-                               evidence=evidence)
+                               evidence=evidence, snoozed_until=snoozed_until)
 
 
 @_handles(PromptShown)

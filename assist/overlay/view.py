@@ -11,16 +11,17 @@ from dataclasses import dataclass
 from assist.events import AudioStatus, Stage
 from assist.overlay.state import Evidence, OverlayState
 
-# The ladder warms from grey-green to red as anger rises; the side exits get their own hues
-# (purple for a boundary, blue for winding down) so they are never mistaken for a rung.
+# The ladder warms from green to red as anger rises; the side exits get their own hues
+# (purple for a boundary, teal for winding down: not the buttons' blue, or the chip would look
+# clickable). Each takes white text at 5:1 contrast or better (WCAG AA asks 4.5:1).
 STAGE_COLOURS: dict[Stage, str] = {
-    Stage.CALM: "#5b7f66",
-    Stage.REFLECT: "#b89412",
-    Stage.EMPATHIZE: "#d9731f",
-    Stage.SOLUTION: "#c4501c",
+    Stage.CALM: "#4a6b55",
+    Stage.REFLECT: "#806400",
+    Stage.EMPATHIZE: "#b04f00",
+    Stage.SOLUTION: "#8c2f39",
     Stage.ESCALATE: "#c62828",
-    Stage.BOUNDARY: "#7b3fa0",
-    Stage.CLOSE: "#2f6fbf",
+    Stage.BOUNDARY: "#6a3590",
+    Stage.CLOSE: "#00695c",
 }
 
 AUDIO_TEXT: dict[AudioStatus | None, tuple[str, str]] = {
@@ -32,6 +33,10 @@ AUDIO_TEXT: dict[AudioStatus | None, tuple[str, str]] = {
     AudioStatus.DEVICE_LOST: ("device lost, reconnecting", "#d64545"),
     AudioStatus.ENDED: ("audio ended", "#8a8a8a"),
 }
+
+QUIET_DETAIL = frozenset({AudioStatus.LISTENING, AudioStatus.RESUMED})
+"""While all is well the header says only "listening": a device name there would push the
+anger reading out of a small window. A problem keeps its detail (what was lost)."""
 
 TREND_STEADY = 0.05
 """A trend smaller than this either way reads as steady (an arrow that twitches is noise)."""
@@ -63,7 +68,7 @@ class OverlayView:
 def present(state: OverlayState) -> OverlayView:
     headline, line, tips = _prompt_texts(state)
     audio, audio_colour = AUDIO_TEXT[state.audio]
-    if state.audio_detail:
+    if state.audio_detail and state.audio not in QUIET_DETAIL:
         audio = f"{audio}: {state.audio_detail}"
     return OverlayView(
         stage=state.stage.label.capitalize(),
@@ -138,9 +143,10 @@ def why_text(evidence: Evidence) -> str:
     if evidence.words:
         details.append("words: " + ", ".join(evidence.words))
     if evidence.voice_cue:
-        details.append(f"voice: {evidence.voice_cue}")
+        cue = evidence.voice_cue
+        details.append(cue if cue.startswith("voice") else f"voice: {cue}")
     if evidence.triggers:
-        details.append("triggers: " + ", ".join(evidence.triggers))
+        details.append("triggers: " + ", ".join(t.replace("_", " ") for t in evidence.triggers))
     if details:
         lines.append(" · ".join(details))
     return "\n".join(lines)
