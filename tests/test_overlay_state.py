@@ -200,9 +200,12 @@ def summary_event() -> CallSummarized:
 
 def test_summary_card_stays_until_dismissed_and_goes_before_the_why_panel() -> None:
     state = toggle_why(fold([*angry_call(), summary_event(), CallEnded(t=50, call_id="c1")]))
-    card = present(state).summary
+    view = present(state)
+    card = view.summary
     assert card is not None and card.startswith("Calmed down · 0:50")
     assert "Follow up: email you the tracking link" in card
+    # The card takes the stale prompt's place.
+    assert (view.headline, view.line, view.tips, view.meter_shown) == ("Call ended", "", "", False)
     state = dismiss(state)
     assert present(state).summary is None and present(state).why is not None
 

@@ -67,6 +67,10 @@ class OverlayView:
 
 def present(state: OverlayState) -> OverlayView:
     headline, line, tips = _prompt_texts(state)
+    # Once the call has ended its card takes the prompt's place: the last prompt is stale.
+    card = state.summary is not None
+    if card:
+        headline, line, tips = "Call ended", "", ""
     audio, audio_colour = AUDIO_TEXT[state.audio]
     if state.audio_detail and state.audio not in QUIET_DETAIL:
         audio = f"{audio}: {state.audio_detail}"
@@ -81,8 +85,8 @@ def present(state: OverlayState) -> OverlayView:
         level=round(state.level, 2),
         meter=f"anger {state.level:.0%} {trend_arrow(state.trend)}",
         sparkline=state.history,
-        meter_shown=not state.show_why,
-        caption=f"“{state.caption}”" if state.caption and not state.show_why else "",
+        meter_shown=not state.show_why and not card,
+        caption=f"“{state.caption}”" if state.caption and not state.show_why and not card else "",
         timer=call_timer(state),
         audio=audio,
         audio_colour=audio_colour,

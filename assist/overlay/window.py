@@ -54,6 +54,8 @@ COMPACT_HEIGHT = 40
 SAVE_DELAY_MS = 800   # after the last move or resize, so a drag writes the file once
 SETTLE_MS = 500   # after this the window manager has mapped and placed the window
 DEFAULT_MARGIN = 24
+SUMMARY_BUTTON_PX = 80
+"""Room the card's Dismiss button takes beside its text."""
 HINT = "click here first, then Ctrl+F flag · Ctrl+S snooze · Ctrl+Y why · hover a button"
 MUTED = "#9a9a9a"
 
@@ -156,11 +158,13 @@ class OverlayWindow:
         self.why = ctk.CTkLabel(body, text="", anchor="w", justify="left", font=small,
                                 fg_color="#303030", corner_radius=6)
         self.summary = ctk.CTkFrame(body, fg_color="#2b3440", corner_radius=6)
+        # The button is packed first so that it keeps its place however long the card is.
+        ctk.CTkButton(self.summary, text="Dismiss", width=60, height=22, font=small,
+                      command=lambda: self.run_command("dismiss")).pack(side="right", padx=4,
+                                                                         anchor="n", pady=4)
         self.summary_text = ctk.CTkLabel(self.summary, text="", anchor="w", justify="left",
                                          font=small)
         self.summary_text.pack(side="left", fill="x", expand=True, padx=6, pady=4)
-        ctk.CTkButton(self.summary, text="Dismiss", width=60, height=22, font=small,
-                      command=lambda: self.run_command("dismiss")).pack(side="right", padx=4)
         # Short-lived and on-demand rows go first: below them the window may be cut off.
         rows: list[Any] = [self.cue, self.notice, self.summary, self.headline, self.line,
                            self.why, meters, self.caption, self.tips]
@@ -415,6 +419,7 @@ class OverlayWindow:
             wrap = max(event.width - 24, 100)
             for label in (self.line, self.headline, self.caption, self.why, self.tips):
                 label.configure(wraplength=wrap)
+            self.summary_text.configure(wraplength=max(wrap - SUMMARY_BUTTON_PX, 100))
             self._schedule_save()
 
     def _schedule_save(self) -> None:
