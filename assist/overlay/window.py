@@ -115,13 +115,15 @@ class OverlayWindow:
         self.chip = ctk.CTkLabel(self.header, text="", corner_radius=8, text_color="white",
                                  font=ctk.CTkFont(size=13, weight="bold"), height=24)
         self.chip.pack(side="left", padx=(6, 4), pady=4)
-        self.compact_headline = ctk.CTkLabel(self.header, text="", anchor="w", font=small)
-        self.timer = ctk.CTkLabel(self.header, text="", font=small, text_color=MUTED)
-        self.timer.pack(side="right", padx=6)
-        self.audio = ctk.CTkLabel(self.header, text="", font=small)
-        self.audio.pack(side="right", padx=4)
+        # Packed in order of importance: when the window is narrow, Tk squeezes the widgets
+        # packed last, so the audio state gives way before the anger reading or the timer.
         self.meter_text = ctk.CTkLabel(self.header, text="", font=small)
         self.meter_text.pack(side="left", padx=4)
+        self.timer = ctk.CTkLabel(self.header, text="", font=small, text_color=MUTED)
+        self.timer.pack(side="right", padx=6)
+        self.compact_headline = ctk.CTkLabel(self.header, text="", anchor="w", font=small)
+        self.audio = ctk.CTkLabel(self.header, text="", font=small)
+        self.audio.pack(side="right", padx=4)
         self.body = ctk.CTkFrame(self.root, corner_radius=0, fg_color="transparent")
         self._build_body(small)
         self._build_actions(small)
@@ -370,12 +372,12 @@ class OverlayWindow:
             self.body.pack_forget()
             self.actions.pack_forget()
             self.help.pack_forget()
-            self.meter_text.pack_forget()
-            self.compact_headline.pack(side="left", fill="x", expand=True, padx=4)
+            # Before the audio state in packing order, so that the prompt outlasts it.
+            self.compact_headline.pack(side="left", fill="x", expand=True, padx=4,
+                                       before=self.audio)
             self.root.geometry(f"{self.prefs.width}x{COMPACT_HEIGHT}")
         else:
             self.compact_headline.pack_forget()
-            self.meter_text.pack(side="left", padx=4)
             self.help.pack(fill="x", side="bottom", padx=6)
             self.actions.pack(fill="x", side="bottom", padx=4, pady=(0, 2))
             self.body.pack(fill="both", expand=True)
