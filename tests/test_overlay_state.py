@@ -184,9 +184,11 @@ def test_pack_reload_messages_show_as_a_notice() -> None:
 
 
 def test_flag_and_feedback_show_in_the_status_line_and_feedback_resets_per_prompt() -> None:
+    assert present(fold(angry_call())).flag_button == "Flag"
     state = fold([*angry_call(), AgentAction(t=4, action="flag"),
                   AgentAction(t=4, action="feedback", value="not_useful")])
     assert present(state).status == "flagged for review · marked not useful"
+    assert present(state).flag_button == "Flagged ✓"  # the button stays visibly on
     state = reduce(state, PromptShown(t=6, stage=Stage.EMPATHIZE, headline="h", line="l"))
     assert present(state).status == "flagged for review"
 

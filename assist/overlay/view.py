@@ -63,6 +63,7 @@ class OverlayView:
     summary: str | None
     status: str
     call_button: str
+    flag_button: str
 
 
 def present(state: OverlayState) -> OverlayView:
@@ -96,6 +97,7 @@ def present(state: OverlayState) -> OverlayView:
         summary=state.summary,
         status=_status(state),
         call_button="End call" if state.in_call else "Start call",
+        flag_button="Flagged ✓" if state.flagged else "Flag",  # visibly on, not a blink
     )
 
 

@@ -187,7 +187,7 @@ class OverlayWindow:
             button.pack(side="left", padx=1, expand=True, fill="x")
             help_command = "start_call" if command == "call" else command
             button.bind("<Enter>", lambda _e, c=help_command: self._show_help(describe(c)))
-            button.bind("<Leave>", lambda _e: self._show_help(HINT))
+            button.bind("<Leave>", lambda _e: self._show_help(self._resting_help()))
             self.buttons[command] = button
 
     def _place(self, always_on_top: bool) -> None:
@@ -290,6 +290,7 @@ class OverlayWindow:
             "summary": self._draw_summary,
             "status": lambda text: self._show_help(text or HINT),
             "call_button": lambda text: self.buttons["call"].configure(text=text),
+            "flag_button": lambda text: self.buttons["flag"].configure(text=text),
         }
 
     def _draw_level(self, level: float) -> None:
@@ -302,6 +303,10 @@ class OverlayWindow:
 
     def _show_help(self, text: str) -> None:
         self.help.configure(text=text)
+
+    def _resting_help(self) -> str:
+        """What the bottom line says when no button is hovered: the call's marks, else keys."""
+        return self.view.status if self.view is not None and self.view.status else HINT
 
     def _write_debug(self) -> None:
         if self.debug_file is None or self.view is None:
