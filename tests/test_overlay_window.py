@@ -218,7 +218,7 @@ def test_shortcuts_reach_the_controller_and_change_the_window(
     assert debug["view"]["headline"] == "Prompts snoozed"
     assert debug["view"]["status"] == "flagged for review · marked useful"
     assert "anger 0.70 and rising" in debug["view"]["why"]
-    assert "repeat_contact (third time)" in debug["view"]["why"]
+    assert "repeat contact (third time)" in debug["view"]["why"]
     wait_for(lambda: abs(overlay.debug()["alpha"] - (alpha_before - 0.1)) < 0.01,
              what="Ctrl+- to lower the opacity")
     opacity = subprocess.run(["xprop", "-id", overlay.wid, "_NET_WM_WINDOW_OPACITY"],
