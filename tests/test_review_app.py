@@ -150,6 +150,8 @@ def test_call_page_shows_transcript_chart_evidence_and_feedback(logged_in: TestC
     legend = page[page.index('<p class="legend">'):]
     legend = legend[:legend.index("</p>")]
     assert "offer solution" not in legend and "set a boundary" not in legend  # not in this call
+    # A supervisor reading one call still hears of another escalating.
+    assert 'id="alert"' in page and '<script src="/static/alerts.js">' in page
     assert logged_in.get("/calls/nope").status_code == 404
 
 

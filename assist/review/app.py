@@ -215,6 +215,7 @@ def call_page(request: Request, call_id: str, session: Db, who: User) -> Respons
         "summary": queries.summary_of(call) if call.ended_at is not None else None,
         "when": _when, "evidence": _evidence_by_change(call),
         "stages_seen": {"calm", *(s.stage for s in call.stage_changes)},
+        "latest_alert": queries.latest_alert_id(session),
         "with_audio": queries.utterances_with_audio(session, call.id),
     })
 

@@ -1,4 +1,4 @@
-// Polls for calls that just reached escalate or a boundary and shows a banner on the list.
+// Polls for calls that just reached escalate or a boundary and shows a banner (list and call pages).
 (function () {
   "use strict";
   var box = document.getElementById("alert");
