@@ -168,12 +168,17 @@ def test_mono_source_has_no_agent_and_still_scores() -> None:
     assert len(final_texts(events)) == len(CUSTOMER_LINES)
 
 
-def test_agent_actions_reach_the_sinks_in_order() -> None:
+def replaying_pipeline(seen: list[Event]) -> Pipeline:
+    """The conversation replayed as fast as Whisper's stand-in keeps up; not started yet."""
     customer, agent = conversation()
+    return Pipeline(ListSource(customer, agent), config(), transcriber=DurationTranscriber(),
+                    pack=load_pack("default"), sinks=[seen.append],
+                    vad_factory=EnergyActivityForTests, pace_transcription=True)
+
+
+def test_agent_actions_reach_the_sinks_in_order() -> None:
     seen: list[Event] = []
-    pipeline = Pipeline(ListSource(customer, agent), config(), transcriber=DurationTranscriber(),
-                        pack=load_pack("default"), sinks=[seen.append],
-                        vad_factory=EnergyActivityForTests, pace_transcription=True)
+    pipeline = replaying_pipeline(seen)
     pipeline.start()
     pipeline.post(AgentAction(t=0.0, action="flag", value="test"))
     assert pipeline.wait(60)
@@ -271,11 +276,8 @@ def test_an_item_that_breaks_a_stage_is_skipped_and_the_call_goes_on(
 
     original = CallSession.handle
     monkeypatch.setattr(CallSession, "handle", handle_or_break)
-    customer, agent = conversation()
     events: list[Event] = []
-    pipeline = Pipeline(ListSource(customer, agent), config(), transcriber=DurationTranscriber(),
-                        pack=load_pack("default"), sinks=[events.append],
-                        vad_factory=EnergyActivityForTests, pace_transcription=True)
+    pipeline = replaying_pipeline(events)
     pipeline.start()
     assert pipeline.wait(60), "the coordinator died with the broken item"
     assert broken and isinstance(events[-1], CallEnded)
