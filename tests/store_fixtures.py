@@ -8,11 +8,14 @@ database on a test server (scripts/lib/postgres.sh starts one).
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ProgrammingError
 
 from assist.events import (
     AgentAction,
@@ -106,6 +109,22 @@ def temporary_database(server_url: str) -> Iterator[str]:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _drop(admin, name)
         admin.dispose()
+
+
+DROP_ATTEMPTS = 20
+
+
+def _drop(admin: Engine, name: str) -> None:
+    """Drop a test database. FORCE may not end a backend of another role (an autovacuum worker
+    that has just started on it), so a refusal is retried; a database left behind after that
+    goes with the throw-away server when scripts/test stops it."""
+    for _ in range(DROP_ATTEMPTS):
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except ProgrammingError:
+            time.sleep(0.25)
+    warnings.warn(f"could not drop the test database {name}; the server keeps it", stacklevel=2)
