@@ -31,6 +31,7 @@ from assist import paths
 from assist.config import AsrConfig
 from assist.errors import ModelError
 from assist.events import (
+    MODEL_ERROR,
     SAMPLE_RATE,
     Cue,
     Event,
@@ -43,8 +44,6 @@ from assist.events import (
 
 log = logging.getLogger(__name__)
 
-MODEL_ERROR = "model_error"
-"""The Cue kind that tells the agent the speech model did not load."""
 
 MODEL_FILES = ("model.bin", "config.json")
 PACKAGED_MODEL_NAME = "tiny.en"

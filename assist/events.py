@@ -251,10 +251,15 @@ class AgentAction(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Cue(Event):
-    """A coaching cue that is not a stage: talk-over, long silence."""
+    """A coaching cue that is not a stage (talk-over, long silence), or a notice about assist
+    itself (a pack reloaded, no speech model)."""
 
     kind: str
     message: str
+
+
+MODEL_ERROR = "model_error"
+"""The Cue kind that tells the agent the speech model did not load."""
 
 
 class Outcome(enum.StrEnum):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from assist.events import (
+    MODEL_ERROR,
     AgentAction,
     AudioState,
     AudioStatus,
@@ -49,7 +50,7 @@ HISTORY_SECONDS = 300.0
 HISTORY_POINTS = 400
 """Upper bound on sparkline points, so a flood of level updates cannot grow the state."""
 
-NOTICE_KINDS = frozenset({"pack_reloaded", "pack_error", "model_error"})
+NOTICE_KINDS = frozenset({"pack_reloaded", "pack_error", MODEL_ERROR})
 """Cue kinds about assist itself (a pack reloaded, a model that did not load), shown in the
 notice line rather than as coaching."""
 
@@ -206,7 +207,7 @@ def _audio_state(state: OverlayState, event: AudioState) -> OverlayState:
 def _cue(state: OverlayState, event: Cue) -> OverlayState:
     if event.kind in NOTICE_KINDS:
         # A model that did not load stays wrong all session: its notice stays up.
-        shown_for = STICKY_SECONDS if event.kind == "model_error" else NOTICE_SECONDS
+        shown_for = STICKY_SECONDS if event.kind == MODEL_ERROR else NOTICE_SECONDS
         return dataclasses.replace(state, notice=Flash(event.kind, event.message,
                                                        event.wall + shown_for))
     return dataclasses.replace(state, cue=Flash(event.kind, event.message,
