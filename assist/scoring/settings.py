@@ -6,6 +6,7 @@ A pack may say::
     words = 0.6
     voice = 0.4
     trigger_boost = 0.15
+    tone = 1.0
 
     [lexicon]
     "chargeback" = 0.5                   # a phrase (or regex) and how angry it sounds, 0..1
@@ -39,6 +40,9 @@ class FusionWeights:
     """Weight of the voice arousal in the blend; 0 ignores the voice."""
     trigger_boost: float = 0.15
     """Added to the fused score when a trigger (manager request, insult, ...) is heard."""
+    tone: float = 1.0
+    """How far the tone of the whole line (assist.scoring.tone) moves the word score;
+    0 leaves the word score to VADER and the lexicon."""
 
 
 def _empty_mapping() -> Mapping[str, Any]:
@@ -84,7 +88,7 @@ def _reject_unknown(raw: Mapping[str, Any], known: tuple[str, ...], where: str,
 
 
 def _parse_fusion(raw: Mapping[str, Any], where: str) -> FusionWeights:
-    names = ("words", "voice", "trigger_boost")
+    names = ("words", "voice", "trigger_boost", "tone")
     _reject_unknown(raw, names, where, prefix="fusion.")
     values = {name: _unit_number(raw[name], f"fusion.{name}", where)
               for name in names if name in raw}

@@ -7,11 +7,13 @@
     phrases  = 1 - prod(1 - w)   over the strongest lexicon or trigger hit of each label,
                then * (1 - POSITIVE_DAMPING * max(0, compound))  (warm wording softens it)
     base     = 1 - (1 - vader) * (1 - phrases)                      (either one can raise it)
-    anger    = base + (1 - base) * intensity * min(1, base / INTENSITY_GATE)
+    lexical  = base + (1 - base) * intensity * min(1, base / INTENSITY_GATE)
+    anger    = lexical + fusion.tone * tone lift      (assist.scoring.tone, clipped to 0..1)
 
 ``intensity`` comes from exclamation marks, ALL-CAPS words and repeated words or letters; the
 gate keeps "Thanks!!!" calm while "This is ridiculous!!!" climbs. The sigmoid puts a neutral
-sentence near 0.08 and a plainly negative one above 0.5.
+sentence near 0.08 and a plainly negative one above 0.5. The tone lift is small on ordinary
+lines (within about 0.05 on the scripted calls) and reads anger the lexicon has no words for.
 
 The constants were set by hand and checked only on the GoEmotions TUNE half (see
 assist/scoring/evaluation.py); the reported figure comes from the SCORE half. A logistic
@@ -42,6 +44,7 @@ from assist.scoring.lexicon import (
     pack_entries,
 )
 from assist.scoring.settings import ScoringSettings
+from assist.scoring.tone import ToneModel, ToneScore
 from assist.scoring.triggers import TriggerMatcher
 
 VADER_SLOPE = 4.0
@@ -56,6 +59,8 @@ texts were not read (0.893, 0.894, 0.894)."""
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 NEGATIVE_EVIDENCE = -0.3
 """VADER compound at or below which the evidence names negative wording."""
+TONE_EVIDENCE = 0.1
+"""Tone lift at or above which the evidence names the words that drove it."""
 EVIDENCE_CHARS = 60
 """A quoted sentence in the evidence is cut to this length to fit the overlay."""
 
@@ -113,6 +118,8 @@ class WordScorer:
         self._any_entry = any_entry_pattern(self._entries)
         self.triggers = TriggerMatcher(settings.triggers)
         self._vader = SentimentIntensityAnalyzer()
+        self._tone_weight = settings.fusion.tone
+        self._tone = ToneModel() if self._tone_weight > 0 else None
 
     def find_triggers(self, text: str) -> tuple[TriggerHit, ...]:
         """Triggers alone, for partial text where a full score would be wasted work."""
@@ -131,9 +138,10 @@ class WordScorer:
         phrases *= 1.0 - POSITIVE_DAMPING * max(0.0, compound)
         base = 1.0 - (1.0 - vader) * (1.0 - phrases)
         intensity = intensity_of(text)
-        anger = base + (1.0 - base) * intensity.boost * min(1.0, base / INTENSITY_GATE)
-        return WordScore(anger=_clip(anger),
-                         evidence=_evidence(hits, compound, angriest, intensity),
+        lexical = base + (1.0 - base) * intensity.boost * min(1.0, base / INTENSITY_GATE)
+        tone = self._tone.score(text) if self._tone else ToneScore(0.0, ())
+        return WordScore(anger=_clip(lexical + self._tone_weight * tone.lift),
+                         evidence=_evidence(hits, compound, angriest, intensity, tone),
                          triggers=triggers, vader_compound=compound,
                          apology=find_apology(text))
 
@@ -240,7 +248,7 @@ def _trigger_hits(triggers: tuple[TriggerHit, ...]) -> list[LexiconHit]:
 
 
 def _evidence(hits: list[LexiconHit], compound: float, angriest: Sentence,
-              intensity: Intensity) -> tuple[str, ...]:
+              intensity: Intensity, tone: ToneScore) -> tuple[str, ...]:
     evidence = [hit.evidence for hit in hits]
     if compound <= NEGATIVE_EVIDENCE:
         evidence.append(f"negative wording (VADER {compound:+.2f})")
@@ -249,6 +257,9 @@ def _evidence(hits: list[LexiconHit], compound: float, angriest: Sentence,
                         f"(VADER {angriest.compound:+.2f})")
     if emphasis := intensity.evidence():
         evidence.append(emphasis)
+    if tone.lift >= TONE_EVIDENCE and tone.words:
+        quoted = ", ".join(f'"{w}"' for w in tone.words)
+        evidence.append(f"angry tone overall, most from {quoted} (+{tone.lift:.2f})")
     return tuple(evidence)
 
 
