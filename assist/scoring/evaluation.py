@@ -17,8 +17,8 @@ band-limited to 300-3400 Hz at 8 kHz, and that again with every clip levelled to
 the worst an automatic gain control can do to the loudness cue.
 
 Split discipline: anything tuned (lexicon weights, the tone model, voice feature weights) is
-tuned on the TUNE split and reported on the disjoint SCORE split. GoEmotions rows go to a split by a hash of
-their comment id; RAVDESS actors 1-6 tune, actors 7-12 score.
+tuned on the TUNE split and reported on the disjoint SCORE split. GoEmotions rows go to a split
+by a hash of their comment id; RAVDESS actors 1-6 tune, actors 7-12 score.
 """
 
 from __future__ import annotations

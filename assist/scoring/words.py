@@ -13,7 +13,8 @@
 ``intensity`` comes from exclamation marks, ALL-CAPS words and repeated words or letters; the
 gate keeps "Thanks!!!" calm while "This is ridiculous!!!" climbs. The sigmoid puts a neutral
 sentence near 0.08 and a plainly negative one above 0.5. The tone lift is small on ordinary
-lines (within about 0.05 on the scripted calls) and reads anger the lexicon has no words for.
+lines (the scripted calls' calm lines move by at most 0.07) and reads anger the lexicon has no
+words for.
 
 The constants were set by hand and checked only on the GoEmotions TUNE half (see
 assist/scoring/evaluation.py); the reported figure comes from the SCORE half. A logistic
