@@ -18,6 +18,7 @@ of the result can be read off directly, so the evidence names the words that dro
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import math
 from collections.abc import Sequence
@@ -88,13 +89,14 @@ def load_embedder() -> Embedder:
     from safetensors import safe_open
     from tokenizers import Tokenizer
 
-    try:
-        package = resources.files("wordllama")
-    except ModuleNotFoundError as e:
+    # find_spec locates the package without running it: importing wordllama would load its
+    # own inference stack, about 19 MB that assist never uses.
+    spec = importlib.util.find_spec("wordllama")
+    if spec is None or not spec.submodule_search_locations:
         raise ConfigError("the tone model needs the 'wordllama' package; "
-                          "reinstall assist (pip install -e .)") from e
-    weights = Path(str(package.joinpath(*_WEIGHTS_FILE)))
-    tokenizer = Path(str(package.joinpath(*_TOKENIZER_FILE)))
+                          "reinstall assist (pip install -e .)")
+    package = Path(next(iter(spec.submodule_search_locations)))
+    weights, tokenizer = package.joinpath(*_WEIGHTS_FILE), package.joinpath(*_TOKENIZER_FILE)
     if not weights.exists() or not tokenizer.exists():
         raise ConfigError(f"wordllama's bundled model is missing ({weights.name}); "
                           "reinstall it: pip install --force-reinstall 'wordllama>=0.4,<0.5'")
@@ -158,6 +160,8 @@ def tone_input(text: str) -> str:
 
 
 class ToneModel:
+    """Scores lines; built with each word scorer, sharing the once-loaded vectors."""
+
     def __init__(self, embedder: Embedder | None = None, weights: ToneWeights | None = None
                  ) -> None:
         self._embedder = embedder or load_embedder()
