@@ -124,6 +124,8 @@ class WordsResult:
     auc_lexicon: float
     """Our word score with the tone model left out (``fusion.tone = 0``)."""
     auc_vader: float
+    cpu_ms_per_line: float
+    """CPU time (time.process_time) of one full word score, tone model included."""
 
 
 def evaluate_words(comments: Sequence[Comment], split: Split) -> WordsResult:
@@ -138,13 +140,15 @@ def evaluate_words(comments: Sequence[Comment], split: Split) -> WordsResult:
     scorer, vader = WordScorer(), SentimentIntensityAnalyzer()
     lexicon_only = WordScorer(ScoringSettings(fusion=FusionWeights(tone=0.0)))
     flags = [c.angry for c in comments]
+    started = time.process_time()
     ours = [scorer.score(c.text).anger for c in comments]
+    cpu_ms_per_line = (time.process_time() - started) * 1000 / len(comments)
     lexicon = [lexicon_only.score(c.text).anger for c in comments]
     plain = [-float(vader.polarity_scores(c.text)["compound"]) for c in comments]
     return WordsResult(split=split, angry=sum(flags), calm=len(flags) - sum(flags),
                        auc_ours=_auc_by_flag(ours, flags),
                        auc_lexicon=_auc_by_flag(lexicon, flags),
-                       auc_vader=_auc_by_flag(plain, flags))
+                       auc_vader=_auc_by_flag(plain, flags), cpu_ms_per_line=cpu_ms_per_line)
 
 
 TONE_L2 = 1 / 0.3
@@ -437,7 +441,8 @@ class Report:
                        f"AUC ours {w.auc_ours:.3f} (+/- {_se(w.auc_ours, w.angry, w.calm)}), "
                        f"without the tone model {w.auc_lexicon:.3f}, "
                        f"plain VADER {w.auc_vader:.3f}"
-                       f"{_target_note(split, w.auc_ours, WORDS_TARGET)}")
+                       f"{_target_note(split, w.auc_ours, WORDS_TARGET)}; "
+                       f"CPU {w.cpu_ms_per_line:.2f} ms per line")
         for split, v in self.voice.items():
             others = ", ".join(f"{e} {a:.3f}" for e, a in v.auc_angry_vs_other.items())
             out.append(f"voice [{split}] actors {v.actors[0]}-{v.actors[-1]}, {v.clips} clips: "
