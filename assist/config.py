@@ -151,20 +151,12 @@ def load_config(path: Path | None = None) -> Config:
             log.warning("%s names %s, which does not exist; using the built-in defaults",
                         paths.CONFIG_ENV, path)
         return Config()
+    text = paths.read_toml_text(path, "config file", ConfigError)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML ({e}); fix the file") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read config file {path} ({_reason(e)}); it must be a TOML "
-                          "text file saved as UTF-8") from e
     return build(Config, raw, source=str(path))
-
-
-def _reason(error: OSError | UnicodeDecodeError) -> str:
-    if isinstance(error, UnicodeDecodeError):
-        return "not UTF-8 text"
-    return error.strerror or str(error)
 
 
 def build(cls: type, raw: dict[str, Any], *, source: str, prefix: str = "") -> Any:

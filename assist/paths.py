@@ -8,7 +8,7 @@ from pathlib import Path
 
 import platformdirs
 
-from assist.errors import ConfigError
+from assist.errors import AssistError, ConfigError
 
 APP_NAME = "assist"
 CONFIG_ENV = "ASSIST_CONFIG"
@@ -77,6 +77,17 @@ def _installed_prompts() -> Path | None:
 def sample_call() -> Path:
     """The bundled sample call that the demo replays."""
     return PROJECT_ROOT / "assist" / "data" / "sample_call.ogg"
+
+
+def read_toml_text(path: Path, what: str, error: type[AssistError]) -> str:
+    """The text of a TOML file a person edits. A byte order mark (Windows Notepad) is
+    dropped; an unreadable file raises ``error`` saying what it must be."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = "not UTF-8 text" if isinstance(e, UnicodeDecodeError) else e.strerror or e
+        raise error(f"cannot read {what} {path} ({reason}); it must be a TOML text file saved "
+                    "as UTF-8") from e
 
 
 def replace_text(path: Path, text: str) -> None:

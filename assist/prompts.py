@@ -103,13 +103,7 @@ def pack_path(name_or_path: str) -> Path:
 def load_pack(name_or_path: str) -> PromptPack:
     """Load and check a pack; PackError names the file, key and line of the first problem."""
     path = pack_path(name_or_path)
-    try:
-        source = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        reason = "not UTF-8 text" if isinstance(e, UnicodeDecodeError) else e.strerror or e
-        raise PackError(f"cannot read prompt pack {path} ({reason}); it must be a TOML text "
-                        "file saved as UTF-8") from e
-    return parse_pack(source, path)
+    return parse_pack(paths.read_toml_text(path, "prompt pack", PackError), path)
 
 
 def parse_pack(source: str, path: Path) -> PromptPack:

@@ -56,7 +56,7 @@ class SummaryBuilder:
     _stage_since: float = 0.0
     _stage_seconds: dict[Stage, float] = field(default_factory=dict)
     _reached: set[Stage] = field(default_factory=set)
-    _levels: list[tuple[float, float]] = field(default_factory=list)
+    _final_level: float = 0.0  # the newest smoothed level
     _angers: list[tuple[float, float]] = field(default_factory=list)  # (start, anger) per line
     _peak: float = 0.0
     _prompts: list[PromptShown] = field(default_factory=list)
@@ -70,7 +70,7 @@ class SummaryBuilder:
         if isinstance(event, StageChanged):
             self._enter(event.stage, event.t)
         elif isinstance(event, LevelUpdate):
-            self._levels.append((event.t, event.level))
+            self._final_level = event.level
         elif isinstance(event, UtteranceScored):
             self._peak = max(self._peak, event.anger)
             bisect.insort(self._angers, (event.start, event.anger))
@@ -83,7 +83,7 @@ class SummaryBuilder:
     def build(self, end_t: float, *, abrupt: bool = False) -> CallSummarized:
         seconds = dict(self._stage_seconds)
         seconds[self._stage] = seconds.get(self._stage, 0.0) + max(0.0, end_t - self._stage_since)
-        final = self._levels[-1][1] if self._levels else 0.0
+        final = self._final_level
         return CallSummarized(
             t=end_t, call_id=self.call_id, duration_s=max(0.0, end_t - self.start_t),
             peak_anger=round(self._peak, 3), final_anger=round(final, 3),

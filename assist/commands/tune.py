@@ -329,7 +329,8 @@ def _stdout() -> Console:
 
 def _print_effects(config: Config) -> int:
     from assist.store import open_engine, session_factory
-    from assist.tune.effect import EFFECT_WINDOW_S, prompt_effects
+    from assist.summary import PROMPT_EFFECT_WINDOW_S
+    from assist.tune.effect import prompt_effects
 
     engine = open_engine(config.store.url or None)
     try:
@@ -337,7 +338,7 @@ def _print_effects(config: Config) -> int:
             effects = prompt_effects(session)
     finally:
         engine.dispose()
-    table = Table(title=f"anger in the {EFFECT_WINDOW_S:.0f} s after each prompt")
+    table = Table(title=f"anger in the {PROMPT_EFFECT_WINDOW_S:.0f} s after each prompt")
     for name, justify in (("stage", "left"), ("prompt", "left"), ("shown", "right"),
                           ("mean change", "right"), ("n", "right"), ("useful", "right"),
                           ("not useful", "right")):

@@ -142,4 +142,3 @@ def clock(seconds: float) -> str:
     """Time into the call as m:ss, as on the chart's axis and in the page's lists."""
     whole = round(max(seconds, 0.0))
     return f"{whole // 60}:{whole % 60:02d}"
-

@@ -274,7 +274,6 @@ def _rounded(column: str, value: Any) -> Any:
     return round(value, 1) if column == "t" else round(value, 3)
 
 
-
 def _csv_safe(value: Any) -> Any:
     # A transcript line starting with "=" must not become a formula in a spreadsheet.
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from assist.store.schema import ActionRow, PromptRow, Utterance
 from assist.summary import PROMPT_EFFECT_WINDOW_S, anger_around
 
-EFFECT_WINDOW_S = PROMPT_EFFECT_WINDOW_S
 R = TypeVar("R", PromptRow, Utterance, ActionRow)
 USEFUL = "useful"
 NOT_USEFUL = "not_useful"
@@ -56,7 +55,7 @@ class _CallRows:
     feedback: list[ActionRow]
 
 
-def prompt_effects(session: Session, *, window_s: float = EFFECT_WINDOW_S) -> list[PromptEffect]:
+def prompt_effects(session: Session, *, window_s: float = PROMPT_EFFECT_WINDOW_S) -> list[PromptEffect]:
     """One row per (stage, headline) across every stored call, most shown first."""
     tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
     for rows in _calls(session):
@@ -104,4 +103,3 @@ def _tally_call(rows: _CallRows, tallies: dict[tuple[str, str], _Tally], window_
             tally.useful += 1
         elif action.value == NOT_USEFUL:
             tally.not_useful += 1
-

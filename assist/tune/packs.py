@@ -14,7 +14,7 @@ from pathlib import Path
 
 from assist import paths
 from assist.errors import PackError
-from assist.prompts import PromptPack, load_pack, parse_pack
+from assist.prompts import PromptPack, pack_path, parse_pack
 from assist.tune.overrides import Override, Sweep, rewrite_text
 
 
@@ -27,13 +27,11 @@ class PackSource:
 
 
 def read_pack_source(name_or_path: str) -> PackSource:
-    """Load (and so validate) a pack by name or path, keeping its text."""
-    pack = load_pack(name_or_path)
-    try:
-        text = pack.path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise PackError(f"cannot read prompt pack {pack.path}: {e}") from e
-    return PackSource(pack.path, text)
+    """Read a pack by name or path once, validate it, and keep its text."""
+    path = pack_path(name_or_path)
+    text = paths.read_toml_text(path, "prompt pack", PackError)
+    parse_pack(text, path)
+    return PackSource(path, text)
 
 
 def pack_text(base: PackSource, overrides: Sequence[Override]) -> str:
