@@ -31,6 +31,7 @@ from assist.audio.segmenter import Segmenter
 from assist.audio.sources import AudioBlock, Blocks, Source
 from assist.audio.vad import VoiceActivity, silero_vad
 from assist.config import Config
+from assist.errors import ConfigError
 from assist.events import (
     SAMPLE_RATE,
     AgentAction,
@@ -46,6 +47,7 @@ from assist.events import (
     UtteranceEnded,
 )
 from assist.prompts import PackWatcher, PromptPack
+from assist.scoring import tone
 from assist.session import CallSession, CueSettings
 from assist.summary import SummaryBuilder
 
@@ -118,6 +120,8 @@ class Pipeline:
 
     def start(self) -> None:
         self._worker.start()
+        if self._pack.scoring.fusion.tone > 0:
+            threading.Thread(target=_preload_tone, name="assist-tone-load", daemon=True).start()
         self._inbox.put(_Control("start_call"))
         for thread in self._threads:
             thread.start()
@@ -327,6 +331,15 @@ class Pipeline:
                 # One broken sink (a full disk under the store, a closed pipe) must not stop
                 # the agent's prompts; it is logged with its traceback.
                 log.exception("sink %r failed on %s", sink, type(event).__name__)
+
+
+def _preload_tone() -> None:
+    """The word scorer's tone model (0.3 s to read), loaded beside Whisper rather than on the
+    coordinator when the call starts, where it would hold up the first voice cues."""
+    try:
+        tone.preload()
+    except ConfigError as e:
+        log.error("the tone model could not be loaded: %s", e)
 
 
 def _time_of(item: object) -> float:

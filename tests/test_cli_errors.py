@@ -15,9 +15,11 @@ from assist.commands.common import printer
 from assist.events import SAMPLE_RATE, AudioState, AudioStatus
 
 
-def assist(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def assist(*args: str, timeout: float = 120, env: dict[str, str] | None = None
+           ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "assist.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+                          text=True, timeout=timeout,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -126,6 +128,34 @@ def test_a_corrupt_model_is_one_line_before_any_output(command: str, tmp_path: P
     result = assist(command, str(mono_wav), "--model", str(model))
     assert_one_line_error(result, "cannot load the Whisper model", "broken-model")
     assert result.stdout == ""
+
+
+def broken_wordllama(tmp_path: Path, *, corrupt: bool) -> dict[str, str]:
+    """An environment in which ``wordllama`` is a package without its model files, or with
+    corrupt ones, ahead of the real one on the path."""
+    package = tmp_path / "shadow" / "wordllama"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    if corrupt:
+        for folder, name in (("weights", "l2_supercat_256.safetensors"),
+                             ("tokenizers", "l2_supercat_tokenizer_config.json")):
+            (package / folder).mkdir()
+            (package / folder / name).write_bytes(b"not a model")
+    return {"PYTHONPATH": str(package.parent)}
+
+
+def test_a_missing_tone_model_is_one_line_before_the_call_starts(tmp_path: Path,
+                                                                  mono_wav: Path) -> None:
+    result = assist("replay", str(mono_wav), env=broken_wordllama(tmp_path, corrupt=False))
+    assert_one_line_error(result, "wordllama", "reinstall")
+    assert result.stdout == ""
+
+
+def test_a_corrupt_tone_model_is_one_line(tmp_path: Path) -> None:
+    document = tmp_path / "lines.txt"
+    document.write_text("this is unacceptable\n", encoding="utf-8")
+    result = assist("score", str(document), env=broken_wordllama(tmp_path, corrupt=True))
+    assert_one_line_error(result, "cannot read wordllama", "reinstall")
 
 
 @pytest.mark.skipif(os.name == "nt", reason="Windows file names are always text")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,14 @@ from assist.errors import ConfigError, PackError
 from assist.scoring import WordScorer
 from assist.scoring.evaluation import Comment, Split, fit_tone, load_goemotions
 from assist.scoring.settings import FusionWeights, ScoringSettings, parse_scoring_settings
-from assist.scoring.tone import FUNCTION_WORDS, ToneModel, load_weights, tone_file
+from assist.scoring.tone import (
+    FUNCTION_WORDS,
+    ToneModel,
+    _read_embedder,
+    load_embedder,
+    load_weights,
+    tone_file,
+)
 
 TONE = ToneModel()
 
@@ -86,3 +94,16 @@ def test_a_broken_model_file_is_a_one_line_config_error(tmp_path: Path, content:
     path.write_text(content, encoding="utf-8")
     with pytest.raises(ConfigError, match="cannot read the tone model"):
         load_weights(path)
+
+
+def test_threads_loading_the_vectors_at_once_share_one_copy() -> None:
+    # The pipeline preloads on its own thread while a call may be starting on another.
+    _read_embedder.cache_clear()
+    loaded: list[object] = []
+    threads = [threading.Thread(target=lambda: loaded.append(load_embedder())) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(loaded) == 3
+    assert all(embedder is loaded[0] for embedder in loaded)

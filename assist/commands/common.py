@@ -77,8 +77,12 @@ def load_transcriber(args: argparse.Namespace, config: Config, *, now: bool = Fa
 
 def load_pack(args: argparse.Namespace, config: Config) -> Any:
     from assist.prompts import load_pack as load
+    from assist.scoring import tone
 
-    return load(getattr(args, "pack", None) or config.prompts.pack)
+    pack = load(getattr(args, "pack", None) or config.prompts.pack)
+    if pack.scoring.fusion.tone > 0:
+        tone.check_installed()  # here, as a one-line error, not on the coordinator mid-call
+    return pack
 
 
 def check_input_file(path: Path, customer_channel: str = "auto",

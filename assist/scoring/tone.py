@@ -21,6 +21,7 @@ import functools
 import importlib.util
 import json
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -47,6 +48,7 @@ shall should may might must not no yes why what who how when where which just ve
 """
 FUNCTION_WORDS = frozenset(_FUNCTION_WORDS_TEXT.split())
 """Never named as evidence: they carry the tone's arithmetic but tell the agent nothing."""
+_REINSTALL = "pip install --force-reinstall 'wordllama>=0.4,<0.5'"
 
 
 class Embedder:
@@ -83,12 +85,8 @@ def _unit_mean(vectors: np.ndarray) -> np.ndarray:
     return mean / norm if norm > 0 else mean
 
 
-@functools.cache
-def load_embedder() -> Embedder:
-    """WordLlama's bundled vectors and tokenizer, read from the installed package (once)."""
-    from safetensors import safe_open
-    from tokenizers import Tokenizer
-
+def embedder_files() -> tuple[Path, Path]:
+    """WordLlama's vectors and tokenizer inside the installed package; a one-line error if absent."""
     # find_spec locates the package without running it: importing wordllama would load its
     # own inference stack, about 19 MB that assist never uses.
     spec = importlib.util.find_spec("wordllama")
@@ -99,10 +97,49 @@ def load_embedder() -> Embedder:
     weights, tokenizer = package.joinpath(*_WEIGHTS_FILE), package.joinpath(*_TOKENIZER_FILE)
     if not weights.exists() or not tokenizer.exists():
         raise ConfigError(f"wordllama's bundled model is missing ({weights.name}); "
-                          "reinstall it: pip install --force-reinstall 'wordllama>=0.4,<0.5'")
-    with safe_open(str(weights), framework="np") as f:
-        vectors = f.get_tensor("embedding.weight")
-    return Embedder(vectors, Tokenizer.from_file(str(tokenizer)))
+                          f"reinstall it: {_REINSTALL}")
+    return weights, tokenizer
+
+
+_load_lock = threading.Lock()
+
+
+def load_embedder() -> Embedder:
+    """WordLlama's bundled vectors and tokenizer, read from the installed package (once).
+
+    Locked: the pipeline preloads it on a thread of its own while a call may already be
+    starting, and two threads must not both read 33 MB.
+    """
+    with _load_lock:
+        return _read_embedder()
+
+
+@functools.cache
+def _read_embedder() -> Embedder:
+    from safetensors import safe_open
+    from tokenizers import Tokenizer
+
+    weights, tokenizer = embedder_files()
+    try:
+        with safe_open(str(weights), framework="np") as f:
+            vectors = f.get_tensor("embedding.weight")
+        return Embedder(vectors, Tokenizer.from_file(str(tokenizer)))
+    except Exception as e:  # safetensors and tokenizers raise their own, unrelated types
+        raise ConfigError(f"cannot read wordllama's bundled model ({weights.name}: {e}); "
+                          f"reinstall it: {_REINSTALL}") from e
+
+
+def check_installed() -> None:
+    """Fail at start-up, in one line, if the tone model could not load later (cheap: no read
+    of the vectors)."""
+    embedder_files()
+    load_weights()
+
+
+def preload() -> None:
+    """Load everything the tone model needs now, so the first call does not wait for it."""
+    load_embedder()
+    load_weights()
 
 
 @dataclass(frozen=True)
