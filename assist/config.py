@@ -125,6 +125,9 @@ class OverlayConfig:
 class ReviewConfig:
     host: str = setting("127.0.0.1", "Address the review app listens on.")
     port: int = setting(8765, "Port of the review app.", lo=0, hi=65535)
+    timezone: str = setting(
+        "", "Time zone in which the review app shows times and reads the date filters: an "
+        "IANA name such as \"Europe/London\"; empty for this machine's own.")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import zoneinfo
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -289,6 +290,32 @@ def _get_when_up(url: str) -> httpx.Response:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def test_times_are_shown_in_the_configured_time_zone(engine: Engine) -> None:
+    tokyo = zoneinfo.ZoneInfo("Asia/Tokyo")
+    with session_factory(engine)() as session:
+        started = queries.as_utc(queries.get_call(session, "flagged-1").started_at)  # type: ignore[union-attr]
+    assert started is not None
+    with TestClient(create_app(engine, "k" * 40, zone=tokyo), follow_redirects=False) as c:
+        assert log_in(c) == 303
+        in_tokyo = started.astimezone(tokyo).strftime("%Y-%m-%d %H:%M JST")
+        assert in_tokyo in c.get("/").text
+        assert in_tokyo in c.get("/calls/flagged-1").text
+        assert started.strftime("%H:%M UTC") not in c.get("/calls/flagged-1").text
+
+
+def test_an_unknown_time_zone_is_one_line(store_url: str, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from assist import cli
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[store]\nurl = "{store_url}"\n[review]\ntimezone = "Mars/Olympus"\n',
+                      encoding="utf-8")
+    assert cli.main(["--config", str(config), "review", "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("assist: error: review.timezone") and "Mars/Olympus" in err
+    assert len(err.splitlines()) == 1
 
 
 def test_assist_review_refuses_a_busy_port(store_url: str, tmp_path: Path,

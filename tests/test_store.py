@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import zoneinfo
 from pathlib import Path
 
 import numpy as np
@@ -252,6 +253,11 @@ def test_list_filters_and_literal_search(store_url: str) -> None:
         assert ids(search="' OR 1=1 --") == []
         day = dt.datetime.fromtimestamp(1_780_000_000.0, dt.UTC).date()
         assert ids(date_from=day, date_to=day) == ["quiet"]
+        # 20:26 UTC on 28 May is 05:26 on 29 May in Tokyo: the day the supervisor there means.
+        tokyo = zoneinfo.ZoneInfo("Asia/Tokyo")
+        next_day = day + dt.timedelta(days=1)
+        assert "quiet" in ids(date_from=next_day, date_to=next_day, zone=tokyo)
+        assert "quiet" not in ids(date_from=day, date_to=day, zone=tokyo)
         assert queries.agents(session) == ["ann", "bob"]
     engine.dispose()
 

@@ -78,12 +78,13 @@ def _read_password(from_stdin: bool) -> str:
 def serve(args: argparse.Namespace, config: Config) -> int:
     import uvicorn
 
-    from assist.review import create_app
+    from assist.review import create_app, time_zone
 
     if args.host is not None:
         config = replace_setting(config, "review.host", args.host)
     if args.port is not None:
         config = replace_setting(config, "review.port", args.port)
+    zone = time_zone(config.review.timezone)
     engine = open_engine(config.store.url)
     _warn_without_users(engine)
     listener = _listen(config.review.host, config.review.port)
@@ -91,7 +92,7 @@ def serve(args: argparse.Namespace, config: Config) -> int:
     if not _is_loopback(config.review.host):
         log.warning("the review app is reachable from other machines on %s; put it behind "
                     "HTTPS before supervisors log in over a network", host)
-    app = create_app(engine, auth.load_secret())
+    app = create_app(engine, auth.load_secret(), zone=zone)
     print(f"assist review: serving {describe(resolve_url(config.store.url))} on "
           f"http://{_url_host(host)}:{port}/ (Ctrl+C to stop)", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))

@@ -12,7 +12,8 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Iterator
+import zoneinfo
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from assist.errors import ConfigError
 from assist.events import stage_label
 from assist.review import auth
 from assist.review.chart import STAGE_COLOURS, clock, timeline_svg
@@ -58,9 +60,12 @@ class LoginRequired(Exception):
     """Raised by the ``user`` dependency; turned into a redirect to /login (401 for the API)."""
 
 
-def create_app(engine: Engine, secret_key: str, *, https_only: bool = False) -> FastAPI:
-    """The review app on ``engine``; ``secret_key`` signs the session cookies."""
+def create_app(engine: Engine, secret_key: str, *, https_only: bool = False,
+               zone: dt.tzinfo | None = dt.UTC) -> FastAPI:
+    """The review app on ``engine``; ``secret_key`` signs the session cookies; times are shown,
+    and dates in the filters read, in ``zone`` (None: this machine's time zone)."""
     app = FastAPI(title="assist review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.zone = zone
     app.state.sessions = session_factory(engine)
     app.state.throttle = auth.LoginThrottle()
     app.add_middleware(SessionMiddleware, secret_key=secret_key, session_cookie=SESSION_COOKIE,
@@ -197,14 +202,14 @@ def logout(request: Request, _csrf: Csrf) -> Response:
 
 
 def call_list(request: Request, session: Db, who: User) -> Response:
-    wanted, problems = _filter_from(request.query_params)
+    wanted, problems = _filter_from(request.query_params, request.app.state.zone)
     calls = queries.list_calls(session, wanted)
     return render(request, "calls.html", {
         "calls": calls, "wanted": wanted, "problems": problems,
         "needing_review": queries.needing_review(session), "limit": wanted.limit,
         "agents": queries.agents(session), "stages": list(STAGE_RANK),
         "latest_alert": queries.latest_alert_id(session), "outcome": queries.outcome,
-        "outcomes": queries.OUTCOMES, "when": _when,
+        "outcomes": queries.OUTCOMES, "when": _clock(request),
     })
 
 
@@ -213,7 +218,7 @@ def call_page(request: Request, call_id: str, session: Db, who: User) -> Respons
     return render(request, "call.html", {
         "call": call, "chart": timeline_svg(call), "outcome": queries.outcome(call),
         "summary": queries.summary_of(call) if call.ended_at is not None else None,
-        "when": _when, "evidence": _evidence_by_change(call),
+        "when": _clock(request), "evidence": _evidence_by_change(call),
         "stages_seen": {"calm", *(s.stage for s in call.stage_changes)},
         "latest_alert": queries.latest_alert_id(session),
         "with_audio": queries.utterances_with_audio(session, call.id),
@@ -276,7 +281,7 @@ def _call_or_404(session: Session, call_id: str) -> Call:
     return call
 
 
-def _filter_from(params: Any) -> tuple[queries.CallFilter, list[str]]:
+def _filter_from(params: Any, zone: dt.tzinfo | None) -> tuple[queries.CallFilter, list[str]]:
     """The list's filters from the query string; a bad value is ignored and reported."""
     problems: list[str] = []
 
@@ -305,7 +310,7 @@ def _filter_from(params: Any) -> tuple[queries.CallFilter, list[str]]:
         date_from=day("date_from"), date_to=day("date_to"), agent=params.get("agent", ""),
         stage=stage if stage in {s.value for s in STAGE_RANK} else "", min_anger=anger(),
         reviewed=reviewed, search=params.get("q", "").strip()[:200],
-        outcome=outcome if outcome in queries.OUTCOMES else "")
+        outcome=outcome if outcome in queries.OUTCOMES else "", zone=zone)
     return wanted, problems
 
 
@@ -335,6 +340,23 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _when(value: dt.datetime | None) -> str:
-    stamp = queries.as_utc(value)
-    return stamp.strftime("%Y-%m-%d %H:%M UTC") if stamp else "—"
+def _clock(request: Request) -> Callable[[dt.datetime | None], str]:
+    """How the pages write a stored time: in the app's time zone, named."""
+    zone = request.app.state.zone
+
+    def when(value: dt.datetime | None) -> str:
+        stamp = queries.in_zone(value, zone)
+        return stamp.strftime("%Y-%m-%d %H:%M %Z") if stamp else "—"
+    return when
+
+
+def time_zone(name: str) -> dt.tzinfo | None:
+    """``review.timezone`` as a zone: an IANA name, or "" for this machine's own (None)."""
+    if not name:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"review.timezone: no time zone is called {name!r}; give an IANA "
+                          "name such as \"Europe/London\", or leave it empty for this "
+                          "machine's own") from None

@@ -36,6 +36,7 @@ class CallFilter:
     reviewed: bool | None = None
     search: str = ""            # words in the (redacted) transcript
     outcome: str = ""           # the summary's outcome, e.g. "ended angry"
+    zone: dt.tzinfo | None = dt.UTC  # whose midnight the dates mean; None: this machine's
     limit: int = DEFAULT_LIMIT
 
 
@@ -44,6 +45,12 @@ def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=dt.UTC)
+
+
+def in_zone(value: dt.datetime | None, zone: dt.tzinfo | None) -> dt.datetime | None:
+    """A stored time as the clock in ``zone`` showed it (None: this machine's time zone)."""
+    stamp = as_utc(value)
+    return stamp.astimezone(zone) if stamp else None
 
 
 def like_pattern(words: str) -> str:
@@ -70,10 +77,10 @@ def needing_review(session: Session) -> int:
 
 def _filtered(statement: Select[Call], wanted: CallFilter) -> Select[Call]:
     if wanted.date_from:
-        statement = statement.where(Call.started_at >= _midnight(wanted.date_from))
+        statement = statement.where(Call.started_at >= _midnight(wanted.date_from, wanted.zone))
     if wanted.date_to:
         statement = statement.where(
-            Call.started_at < _midnight(wanted.date_to + dt.timedelta(days=1)))
+            Call.started_at < _midnight(wanted.date_to + dt.timedelta(days=1), wanted.zone))
     if wanted.agent:
         statement = statement.where(Call.agent == wanted.agent)
     if wanted.stage:
@@ -92,8 +99,12 @@ def _filtered(statement: Select[Call], wanted: CallFilter) -> Select[Call]:
     return statement
 
 
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+def _midnight(day: dt.date, zone: dt.tzinfo | None) -> dt.datetime:
+    """The UTC instant at which ``day`` begins in ``zone`` (None: this machine's time zone)."""
+    start = dt.datetime.combine(day, dt.time(), tzinfo=zone)
+    # A naive datetime's astimezone() reads it as this machine's local time, with the
+    # daylight-saving rule of that date (not today's offset).
+    return start.astimezone(dt.UTC)
 
 
 def agents(session: Session) -> Sequence[str]:
