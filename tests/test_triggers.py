@@ -22,7 +22,10 @@ MATCHER = TriggerMatcher()
     ("I'll take my business elsewhere", "cancel_threat", "take my business elsewhere"),
     ("I'm calling my lawyer", "legal_threat", "lawyer"),
     ("I will sue you", "legal_threat", "sue"),
-    ("See you in court", "legal_threat", "court"),
+    ("See you in court", "legal_threat", "See you in court"),
+    ("or we'll be going to court over it", "legal_threat", "going to court"),
+    ("Waive the fee, or I'm going to Ofcom", "legal_threat", "Ofcom"),
+    ("I'll be talking to the press about this", "legal_threat", "talking to the press"),
     ("I'm going to the ombudsman", "legal_threat", "ombudsman"),
     ("I will report you to trading standards", "legal_threat", "report you to"),
     ("You're an idiot", "insult", "You're an idiot"),
@@ -35,6 +38,9 @@ MATCHER = TriggerMatcher()
     ("I have called three times about this", "repeat_contact", "called three times"),
     ("I called 5 times", "repeat_contact", "called 5 times"),
     ("I called yesterday and nobody knew", "repeat_contact", "called yesterday and"),
+    ("So, this is my third call about it", "repeat_contact", "this is my third call"),
+    ("I've explained this twice already", "repeat_contact", "explained this twice already"),
+    ("I've told you this three times", "repeat_contact", "told you this three times"),
 ])
 def test_trigger_fires_with_its_words(text: str, name: str, words: str) -> None:
     hits = MATCHER.find(text)
@@ -48,6 +54,8 @@ def test_trigger_fires_with_its_words(text: str, name: str, words: str) -> None:
     "I won't cancel, it's fine",
     "That's an issue I have with the bill",   # "sue" inside "issue" must not fire
     "Of course, thanks for the help",         # "court" inside "course" must not fire
+    "The address is 18 Maple Court",          # nor a street name
+    "I got a court summons for jury service",  # nor a court that is no threat
     "It's the first time I've called",
     "Thank you so much, that sorted it",
 ])

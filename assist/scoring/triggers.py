@@ -18,6 +18,9 @@ from assist.scoring.lexicon import NUMBER, compile_phrase, is_negated
 _ORDINAL = (r"(?:second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|umpteenth|"
             r"hundredth|\d+(?:st|nd|rd|th))")
 _STAFF = r"(?:manager|supervisor|boss|team leader|line manager|someone in charge)"
+_REGULATOR = (r"(?:ofcom|ofgem|ofwat|the fca|the ico|the cma|citizens advice|the fcc|the ftc|"
+              r"the cfpb|the attorney general|the bbb)")
+"""Regulators by name (UK and US): "I'm going to Ofcom" is the same threat as "the regulator"."""
 
 BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
     "manager_request": (
@@ -44,10 +47,13 @@ BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
     ),
     "legal_threat": (
         r"lawyers?", r"attorneys?", r"solicitors?", r"sue", r"suing", r"lawsuit",
-        r"(?:take|taking) (?:you|this|it) to court", r"court", r"ombudsman",
+        # Not "court" alone: "18 Maple Court" is an address.
+        r"(?:take|taking|drag|dragging|see) (?:you|this|it|them|your company) (?:to|in) court",
+        r"(?:go|going|went) to court", r"court (?:action|case|claim|order)", r"ombudsman",
         r"small claims", r"legal action", r"report (?:you|this|it) to",
         r"trading standards", r"better business bureau", r"consumer protection",
-        r"regulator", r"chargeback",
+        r"regulators?", r"chargeback", _REGULATOR,
+        r"(?:go|going|went|talk|talking|speak|speaking) to the (?:press|papers|media|news)",
     ),
     "insult": (
         r"you(?:'re| are) (?:an? |so |such an? |completely |totally )?(?:idiot|moron|"
@@ -83,6 +89,10 @@ BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
         r"earlier|already|before|twice|last month) and",
         r"(?:keep|kept) (?:having to )?(?:call|calling|ring|ringing|chasing)",
         r"every time i call", r"called (?:you )?(?:twice|so many times|again and again)",
+        rf"(?:my|this is (?:my|the)|on my) {_ORDINAL} (?:call|time calling|attempt)",
+        rf"(?:explained|told you|been through|gone through) (?:this|it|all this|all of this|that) "
+        rf"(?:twice|{NUMBER} times)(?: already)?",
+        r"(?:explained|told you|been through) (?:this|it|that) (?:already|before)",
     ),
 }
 """Built-in triggers. Pack additions (settings.triggers) are appended per name."""
