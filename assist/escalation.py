@@ -18,8 +18,13 @@ How the stage moves (all numbers live in :class:`EscalationSettings`, i.e. a pac
   (``words_confirm``) is evidence on its own; otherwise (a raised voice with neutral words)
   the climb needs ``confirm_utterances`` in a row, so one loud outlier never moves it.
   Frustration that persists also moves on: after ``persist_replies`` customer replies in
-  reflect (or empathize) that still sound frustrated on their own (anger at or above
-  ``enter.reflect``, the bottom of "annoyed"), the next rung comes.
+  reflect (or empathize) that still sound frustrated on their own, the next rung comes.
+- **Frustrated** means anger at or above ``enter.reflect`` (the bottom of "annoyed"), or a
+  voice raised to ``voice_frustrated`` against the caller's own baseline unless the words
+  thank the agent. Curt, sarcastic and polite-but-cold callers use words that read as neutral
+  or even warm ("Friday. Brilliant."), and their voice is what carries it; joy is as loud as
+  anger, hence the thanks. ``voice_utterances`` frustrated utterances in a row leave calm (or
+  close) for reflect back, so one loud moment (a shout at the dog) never moves it.
 - **Escalate** when the level stays at or above ``escalate_level`` in offer solution for
   ``escalate_after_replies`` replies and either ``escalate_after_s`` has passed or the level
   rose by ``escalate_rise`` since the offer (it made things worse); or at once on a trigger
@@ -164,7 +169,7 @@ class EscalationSettings:
         "words alone are not angry enough, and below a stage's exit threshold to leave it.",
         lo=1, hi=10)
     words_confirm: float = setting(
-        0.30, "Word anger at which one utterance is evidence enough to climb.", lo=0.0, hi=1.0)
+        0.45, "Word anger at which one utterance is evidence enough to climb.", lo=0.0, hi=1.0)
     calm_confirm: float = setting(
         0.05, "Fused anger at or below which one utterance that also sounds relieved (see "
         "relief_sentiment) is evidence enough to leave a stage.", lo=0.0, hi=1.0)
@@ -177,8 +182,11 @@ class EscalationSettings:
         0.80, "Voice arousal (0..1 against the caller's baseline) that counts as raised.",
         lo=0.0, hi=1.0)
     voice_utterances: int = setting(
-        2, "Utterances in a row with a raised voice before the early move to reflect back.",
-        lo=1, hi=10)
+        2, "Utterances in a row with a raised voice (early move) or frustrated (on their "
+        "words or voice_frustrated) before calm moves to reflect back.", lo=1, hi=10)
+    voice_frustrated: float = setting(
+        0.40, "Voice arousal at which an utterance sounds frustrated whatever its words, "
+        "unless it thanks the agent; 1 lets only the words decide.", lo=0.0, hi=1.0)
     escalate_level: float = setting(
         0.60, "Level that, held in offer solution, leads to escalate.", lo=0.0, hi=1.0)
     escalate_after_s: float = setting(
@@ -262,6 +270,7 @@ class StageMachine:
         self._climb_streak = 0
         self._fall_streak = 0
         self._frustrated_replies = 0
+        self._frustrated_run = 0
         self._entry_level = 0.0
         self._high_since: float | None = None
         self._high_replies = 0
@@ -357,7 +366,9 @@ class StageMachine:
         self._level = start_level + pull * (event.anger - start_level)
         self._level_t = max(self._level_t, event.end)
         self._remember(self._level_t, self._level)
-        if event.start >= self._since and event.anger >= self.settings.enter.reflect:
+        frustrated = self._sounds_frustrated(event)
+        self._frustrated_run = self._frustrated_run + 1 if frustrated else 0
+        if event.start >= self._since and frustrated:
             self._frustrated_replies += 1
         self._count_climb(event)
         self._count_fall(event)
@@ -368,6 +379,13 @@ class StageMachine:
         # Keep a little more than the window: trend_window_s may grow on a pack reload.
         while self._history and self._history[0][0] < t - 2 * self.settings.trend_window_s:
             self._history.popleft()
+
+    def _sounds_frustrated(self, event: UtteranceScored) -> bool:
+        if event.anger >= self.settings.enter.reflect:
+            return True
+        arousal = event.voice_arousal
+        return arousal is not None and arousal >= self.settings.voice_frustrated \
+            and not event.thanks
 
     def _count_climb(self, event: UtteranceScored) -> None:
         rung = self._next_rung()
@@ -432,7 +450,7 @@ class StageMachine:
             return self._escalate_on_persistence(now, level) or self._calmed(now, level)
         if stage in (Stage.REFLECT, Stage.EMPATHIZE):
             return self._calmed(now, level) or self._persisted(level)
-        return None
+        return self._frustrated_in_a_row(level)
 
     def _climb(self, now: float, level: float) -> tuple[Stage, str] | None:
         rung = self._next_rung()
@@ -454,6 +472,13 @@ class StageMachine:
         assert rung is not None, "persistence applies to reflect and empathize only"
         return rung, (f"still frustrated after {replies} {'reply' if replies == 1 else 'replies'}"
                       f" in {stage.label} (anger {level:.2f})")
+
+    def _frustrated_in_a_row(self, level: float) -> tuple[Stage, str] | None:
+        """Calm (or close) to reflect back on frustration the level has not caught up with."""
+        run = self._frustrated_run
+        if run < self.settings.voice_utterances:
+            return None
+        return Stage.REFLECT, f"sounded frustrated in {run} utterances in a row (anger {level:.2f})"
 
     def _escalate_on_persistence(self, now: float, level: float) -> tuple[Stage, str] | None:
         settings = self.settings
@@ -534,6 +559,7 @@ class StageMachine:
         self._climb_streak = 0
         self._fall_streak = 0
         self._frustrated_replies = 0
+        self._frustrated_run = 0
         level = self.level_at(now)
         self._entry_level = level
         # Offer solution entered while already plainly angry: the clock for escalating runs

@@ -193,6 +193,7 @@ class UtteranceScored(Event):
     triggers: tuple[TriggerHit, ...] = ()
     sentiment: float = 0.0  # VADER compound of the words, -1..1: thanks and relief are positive
     apology: str = ""  # the words of an apology ("sorry for snapping"), "" if none
+    thanks: str = ""  # the words of thanks ("thank you"), "" if none
 
 
 # --- escalation and prompts ---------------------------------------------------------------------

@@ -52,6 +52,7 @@ class Say:
     arousal: float | None = None
     """Voice arousal, sent as a VoiceCue when the utterance ends (before its text is scored)."""
     apology: str = ""
+    thanks: str = ""
 
 
 def scored(say: Say, utterance_id: int | None = None) -> UtteranceScored:
@@ -59,7 +60,8 @@ def scored(say: Say, utterance_id: int | None = None) -> UtteranceScored:
         t=say.end, utterance_id=utterance_id or next(_ids), start=say.end - say.seconds,
         end=say.end,
         text=say.text, word_anger=say.anger if say.words is None else say.words,
-        voice_arousal=None, anger=say.anger, triggers=say.triggers, apology=say.apology)
+        voice_arousal=say.arousal, anger=say.anger, triggers=say.triggers, apology=say.apology,
+        thanks=say.thanks)
 
 
 def play(machine: StageMachine, script: Iterable[Say], *, until: float | None = None,
@@ -141,7 +143,7 @@ def test_the_same_voice_reading_twice_in_a_row_does_climb() -> None:
 
 def test_one_calm_sentence_in_an_angry_stretch_does_not_drop_the_stage() -> None:
     machine = StageMachine(SETTINGS)
-    play(machine, every(10, [0.4, 0.5, 0.6]))
+    play(machine, every(10, [0.45, 0.5, 0.6]))
     assert machine.stage is Stage.SOLUTION
     events = play(machine, [Say(end=42, anger=0.05, seconds=2.0, text="It's four seven two nine.")],
                   until=50)
@@ -154,6 +156,51 @@ def test_frustration_that_persists_moves_the_ladder_on_without_rising() -> None:
     assert stages(events) == [Stage.REFLECT, Stage.EMPATHIZE, Stage.SOLUTION]
     assert all(c.level < SETTINGS.enter.empathize for c in changes(events))
     assert "still frustrated after 1 reply in reflect back" in changes(events)[1].reason
+
+
+def test_a_problem_described_in_negative_words_is_no_climb_on_its_own() -> None:
+    # "I'm calling about a water damage claim": VADER reads it as negative (about 0.4).
+    machine = StageMachine(SETTINGS)
+    described = Say(end=10, anger=0.4, text="I'm calling about a water damage claim.")
+    assert changes(play(machine, [described, Say(end=20, anger=0.05)], until=40)) == []
+
+
+def test_a_plainly_angry_opening_climbs_on_its_own() -> None:
+    events = play(StageMachine(SETTINGS), [Say(end=10, anger=0.5)])
+    assert stages(events) == [Stage.REFLECT]
+
+
+def test_a_raised_voice_with_neutral_words_in_a_row_leaves_calm() -> None:
+    # "Friday. Brilliant." then "I work from home, in case that matters": the words read as
+    # neutral or warm, the voice does not.
+    machine = StageMachine(SETTINGS)
+    events = play(machine, every(12, [0.2, 0.22], words=0.02, arousal=0.6))
+    assert stages(events) == [Stage.REFLECT]
+    assert "sounded frustrated in 2 utterances in a row" in changes(events)[0].reason
+
+
+def test_one_raised_voice_between_calm_ones_stays_calm() -> None:
+    script = [Say(end=10, anger=0.05, arousal=0.1), Say(end=20, anger=0.3, words=0.05,
+                                                        arousal=0.8),
+              Say(end=30, anger=0.05, arousal=0.1), Say(end=40, anger=0.3, words=0.05,
+                                                        arousal=0.8)]
+    assert changes(play(StageMachine(SETTINGS), script, until=60)) == []
+
+
+def test_a_raised_voice_that_thanks_the_agent_is_not_frustration() -> None:
+    script = every(12, [0.2, 0.22], words=0.0, arousal=0.6, thanks="thank you")
+    assert changes(play(StageMachine(SETTINGS), script, until=40)) == []
+
+
+def test_a_raised_voice_keeps_the_ladder_moving_as_frustration_persists() -> None:
+    machine = StageMachine(SETTINGS)
+    events = play(machine, every(12, [0.2, 0.22, 0.22, 0.22], words=0.02, arousal=0.55))
+    assert stages(events) == [Stage.REFLECT, Stage.EMPATHIZE, Stage.SOLUTION]
+
+
+def test_a_trainer_can_leave_frustration_to_the_words() -> None:
+    machine = StageMachine(dataclasses.replace(SETTINGS, voice_frustrated=1.0))
+    assert changes(play(machine, every(12, [0.2, 0.22, 0.22], words=0.02, arousal=0.6))) == []
 
 
 def test_a_neutral_reply_is_not_persisting_frustration() -> None:
@@ -175,7 +222,7 @@ def test_anger_held_high_through_the_offer_escalates_with_a_reason() -> None:
 
 def test_anger_rising_after_the_offer_escalates_sooner() -> None:
     machine = StageMachine(SETTINGS)
-    events = play(machine, [*every(10, [0.4, 0.5, 0.6]), Say(end=39, anger=0.9)])
+    events = play(machine, [*every(10, [0.45, 0.5, 0.6]), Say(end=39, anger=0.9)])
     escalated = changes(events)[-1]
     assert (escalated.previous, escalated.stage) == (Stage.SOLUTION, Stage.ESCALATE)
     assert escalated.t - changes(events)[-2].t < SETTINGS.escalate_after_s
@@ -212,7 +259,7 @@ def test_a_trigger_in_partial_text_acts_before_the_utterance_ends() -> None:
 def test_abuse_sets_a_boundary_then_returns_to_the_ladder_once_it_stops() -> None:
     machine = StageMachine(SETTINGS)
     insult = TriggerHit(name="insult", words="you idiot")
-    script = [Say(end=10, anger=0.4), Say(end=20, anger=0.85, triggers=(insult,)),
+    script = [Say(end=10, anger=0.45), Say(end=20, anger=0.85, triggers=(insult,)),
               Say(end=31, anger=0.3), Say(end=40, anger=0.3)]
     found = changes(play(machine, script))
     assert [c.stage for c in found[:3]] == [Stage.REFLECT, Stage.BOUNDARY, Stage.EMPATHIZE]
@@ -233,7 +280,7 @@ def test_more_abuse_keeps_the_boundary_up() -> None:
 
 
 INSULT = TriggerHit(name="insult", words="you idiot")
-OUTBURST = [Say(end=10, anger=0.4), Say(end=20, anger=0.9, triggers=(INSULT,))]
+OUTBURST = [Say(end=10, anger=0.45), Say(end=20, anger=0.9, triggers=(INSULT,))]
 
 
 def test_an_apology_ends_the_boundary_even_while_the_complaint_is_still_angry() -> None:
@@ -497,12 +544,12 @@ def test_the_abuse_call_sets_a_boundary_and_recovers() -> None:
     assert after and after[0] in LADDER and Stage.BOUNDARY not in after
 
 
-def test_the_slow_burn_climbs_in_order_and_escalates() -> None:
+def test_the_slow_burn_climbs_in_order_on_its_words_alone() -> None:
+    # Its calm opening names a broken promise ("leaking again") but is no climb on its own;
+    # the escalation needs the voice of the later turns (tests/test_pipeline_real.py).
     found = replay_transcript(CALLS / "calls" / "slow_burn.labels.json")
-    ladder = (*LADDER, Stage.ESCALATE)
-    assert found and all(ladder.index(c.stage) == ladder.index(c.previous) + 1 for c in found)
-    assert found[-1].stage is Stage.ESCALATE
-    assert "offer solution" in found[-1].reason
+    assert [c.stage for c in found] == [Stage.REFLECT, Stage.EMPATHIZE, Stage.SOLUTION]
+    assert found[0].t > 20.0
 
 
 def test_thanks_for_the_fix_closes_at_once_but_a_calm_fact_does_not() -> None:

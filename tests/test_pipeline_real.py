@@ -21,8 +21,8 @@ from transcript_helpers import assert_lines_heard_in_order, overlap
 from assist.asr import load_transcriber
 from assist.audio.sources import open_file
 from assist.config import Config
-from assist.events import FinalText, Speaker
-from assist.paths import sample_call
+from assist.events import FinalText, Speaker, Stage, StageChanged
+from assist.paths import PROJECT_ROOT, sample_call
 from assist.pipeline import final_texts, run_to_end
 from assist.prompts import load_pack
 
@@ -102,3 +102,22 @@ def test_cli_replay_json_is_one_event_per_line(shared_data: Path) -> None:
     finals = [e for e in events if e["type"] == "FinalText"]
     assert all(e["speaker"] == "customer" for e in finals)  # no agent channel: all customer
     assert overlap("ask not what your country can do for you", " ".join(e["text"] for e in finals)) > 0.8
+
+
+def stage_at(changes: list[StageChanged], t: float) -> Stage:
+    shown = [c.stage for c in changes if c.t <= t]
+    return shown[-1] if shown else Stage.CALM
+
+
+def test_the_slow_burn_shows_each_labelled_stage_in_time(transcriber: object) -> None:
+    """Words and voice together: the climb comes turn by turn, escalate after the offer."""
+    call = PROJECT_ROOT / "assist" / "data" / "calls" / "slow_burn.ogg"
+    labels = json.loads(call.with_suffix("").with_suffix(".labels.json").read_text("utf-8"))
+    events = run_to_end(open_file(call, speed="max"), Config(),
+                        transcriber=transcriber, pack=load_pack("default"))  # type: ignore[arg-type]
+    changes = [e for e in events if isinstance(e, StageChanged)]
+    assert [c.stage for c in changes] == [Stage.REFLECT, Stage.EMPATHIZE, Stage.SOLUTION,
+                                          Stage.ESCALATE]
+    assert "in offer solution" in changes[-1].reason
+    assert [(turn["t"], stage_at(changes, turn["t"]).value) for turn in labels] == \
+        [(turn["t"], turn["stage"]) for turn in labels]

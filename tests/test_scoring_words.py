@@ -145,6 +145,9 @@ def test_typed_emphasis_does_not_hide_a_word() -> None:
     ("What's your problem", "What's your postcode"),
     ("Every single time I ring it's the same story", "I ring my mum every Sunday"),
     ("How is this even legal?", "How is the weather there?"),
+    ("You're having a laugh.", "We're having a party."),
+    ("I don't need an apology, I need the card working.", "I need the card working abroad."),
+    ("The form rejected my photo twice.", "The form asked for my photo."),
 ])
 def test_general_anger_vocabulary_beyond_the_call_centre_phrases(angry: str, neutral: str) -> None:
     assert anger(angry) > anger(neutral) + 0.2
@@ -162,6 +165,17 @@ def test_general_anger_vocabulary_beyond_the_call_centre_phrases(angry: str, neu
 ])
 def test_an_apology_is_found_unless_negated(text: str, apology: str) -> None:
     assert WORDS.score(text).apology == apology
+
+
+@pytest.mark.parametrize(("text", "thanks"), [
+    ("Oh, great, thank you!", "thank you"),
+    ("Brilliant, thanks so much.", "thanks"),
+    ("No, that's all. Cheers, Sam.", "Cheers"),
+    ("Well, thanks for nothing.", ""),
+    ("Oh, perfect. So your website sent me to the wrong hotel.", ""),
+])
+def test_thanks_are_found_unless_sarcastic(text: str, thanks: str) -> None:
+    assert WORDS.score(text).thanks == thanks
 
 
 def test_the_prefilter_finds_exactly_what_a_full_scan_finds() -> None:
@@ -184,6 +198,15 @@ def test_scoring_takes_under_a_millisecond_per_sentence(shared_data: Path) -> No
         WORDS.score(comment.text)
     per_sentence_ms = 1000.0 * (time.process_time() - started) / len(comments)
     assert per_sentence_ms < 1.0, f"{per_sentence_ms:.2f} ms per sentence"
+
+
+def test_one_stretch_of_words_counts_once_under_two_labels() -> None:
+    # "want to cancel" (a trigger) and "cancel my contract" (a pack phrase) share "cancel".
+    overlapping = parse_scoring_settings({"lexicon": {"cancel my contract": 0.45}}, "p.toml")
+    score = WordScorer(overlapping).score("Hi. I want to cancel my contract.")
+    assert score.evidence == ('"want to cancel" (cancel threat)',)
+    apart = WordScorer(overlapping).score("I want to cancel. Cancel my contract.")
+    assert '"Cancel my contract" (pack)' in apart.evidence and apart.anger > score.anger
 
 
 def test_pack_lexicon_adds_to_the_built_ins() -> None:

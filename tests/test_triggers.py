@@ -16,6 +16,9 @@ MATCHER = TriggerMatcher()
 @pytest.mark.parametrize(("text", "name", "words"), [
     ("Let me speak to your manager.", "manager_request", "speak to your manager"),
     ("I want to talk to a supervisor now", "manager_request", "talk to a supervisor"),
+    # "Supervisor" as tiny.en heard it from synthetic callers.
+    ("I'd like to speak to a super minor, please.", "manager_request", "speak to a super minor"),
+    ("I'd like to speak to a supermiser, please", "manager_request", "speak to a supermiser"),
     ("Please escalate this today", "manager_request", "escalate this"),
     ("Put me through to someone higher up", "manager_request", "someone higher up"),
     ("I want to cancel my subscription", "cancel_threat", "want to cancel"),
@@ -58,6 +61,7 @@ def test_trigger_fires_with_its_words(text: str, name: str, words: str) -> None:
     "I got a court summons for jury service",  # nor a court that is no threat
     "It's the first time I've called",
     "Thank you so much, that sorted it",
+    "We should talk to a super nice couple",  # "super" alone is no supervisor
 ])
 def test_negated_or_harmless_sentences_fire_nothing(text: str) -> None:
     assert MATCHER.find(text) == ()

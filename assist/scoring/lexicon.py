@@ -116,6 +116,7 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"(?:the )?last thing I need(?:ed)?", r"lied to",
                r"(?:not )?(?:going|go) through (?:all )?(?:of )?(?:this|that|it) again",
                r"are you (?:kidding|serious|joking)", r"you'?ve got to be kidding",
+               r"you(?:'re| are) (?:having a laugh|joking|kidding)",
                r"how (?:hard|difficult) (?:can it |is it )?(?:be )?to", r"how many times")
     + _entries("broken promise", 0.35,
                r"(?:you|someone|somebody|they) (?:said|promised|promises|told me)",
@@ -123,7 +124,9 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"(?:broken|leaking|failing|failed|wrong|stopped working|happening) again",
                r"supposed to (?:be|have|arrive|call|get)", r"still (?:not|isn'?t|hasn'?t been) "
                r"(?:fixed|resolved|sorted|working|done)", r"(?:still )?doesn'?t work",
-               r"keeps? (?:breaking|failing|crashing|dropping)")
+               r"keeps? (?:breaking|failing|crashing|dropping)",
+               r"(?:declined|rejected|refused|bounced|failed|cancell?ed) (?:\w+ ){0,3}"
+               r"(?:twice|three times|four times|five times|\d+ times|again)")
     + _entries("demand", 0.3,
                r"(?:i )?want (?:a|my) (?:refund|money back|compensation)",
                r"give me my money back", r"fix (?:this|it) (?:now|today|immediately)",
@@ -166,8 +169,8 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"you could at least", r"why would anyone", r"get over it", r"bugging me",
                r"let down", r"cringe", r"give me a break", r"spare me", r"yeah right",
                r"whatever", r"nope",
-               r"(?:don'?t|do not) want (?:another|your|an?|any more) (?:apology|apologies|sorry|"
-               r"excuses?|script)", r"not another (?:apology|script|excuse)",
+               r"(?:don'?t|do not) (?:want|need) (?:another|your|an?|the|any more) "
+               r"(?:apology|apologies|sorry|excuses?|script)", r"not another (?:apology|script|excuse)",
                r"stop (?:it|this|that|doing|being|telling|saying|\w+ing)",
                r"enough already", r"seriously")
     # General emotion vocabulary, written from everyday English rather than picked from a
@@ -307,6 +310,24 @@ def find_apology(text: str) -> str:
         for match in pattern.finditer(text):
             if not is_negated(text, match.start()):
                 return match.group(0)
+    return ""
+
+
+THANKS: re.Pattern[str] = compile_phrase(r"thank you|thanks|cheers")
+THANKLESS: re.Pattern[str] = compile_phrase(r"thanks (?:for nothing|a bunch|a lot)")
+"""Thanks said sarcastically, which is no sign of relief."""
+
+
+def find_thanks(text: str) -> str:
+    """The words of the first thanks not said sarcastically, or "" if none.
+
+    A caller thanking the agent in a raised voice is pleased, not angry: joy is as loud as
+    anger (RAVDESS happy clips are as aroused as angry ones), so the stage machine does not
+    count such an utterance as frustration.
+    """
+    for match in THANKS.finditer(text):
+        if not THANKLESS.match(text, match.start()):
+            return match.group(0)
     return ""
 
 

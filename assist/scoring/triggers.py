@@ -34,6 +34,10 @@ BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
         # heard as "... me from your manager right now"; the object and the urgency survive.
         rf"me (?!speak|talk)(?:\w+ ){{0,2}}(?:a |your |the ){_STAFF}",
         rf"your {_STAFF},? (?:right now|now|immediately|please)",
+        # "Supervisor" as a small recogniser hears it over a phone line: "super minor",
+        # "supermiser", "super visor".
+        r"(?:speak|talk|speaking|talking) (?:to|with) (?:a |your |the |my )?"
+        r"super ?(?:vi[sz]|min|mis)\w*",
     ),
     "cancel_threat": (
         r"cancel (?:my|the|this|our) (?:account|subscription|contract|service|order|"

@@ -40,6 +40,7 @@ from assist.scoring.lexicon import (
     benign_spans,
     find_apology,
     find_hits,
+    find_thanks,
     for_vader,
     normalize,
     pack_entries,
@@ -107,6 +108,8 @@ class WordScore:
     vader_compound: float
     apology: str = ""
     """The words with which the speaker apologised, "" if they did not."""
+    thanks: str = ""
+    """The words with which the speaker thanked the agent, "" if they did not."""
 
 
 class WordScorer:
@@ -133,7 +136,7 @@ class WordScorer:
         angriest = self._angriest_sentence(masked, compound)
         triggers = self.triggers.find(text)
         hits = strongest_per_label(_trigger_hits(_outside_benign(triggers, text))
-                                   + self._lexicon_hits(text))
+                                   + self._lexicon_hits(text), text)
         vader = vader_anger(_towards(compound, angriest.compound, ANGRIEST_SENTENCE_SHARE))
         phrases = 1.0 - math.prod(1.0 - hit.weight for hit in hits)
         phrases *= 1.0 - POSITIVE_DAMPING * max(0.0, compound)
@@ -144,7 +147,7 @@ class WordScorer:
         return WordScore(anger=_clip(lexical + self._tone_weight * tone.lift),
                          evidence=_evidence(hits, compound, angriest, intensity, tone),
                          triggers=triggers, vader_compound=compound,
-                         apology=find_apology(text))
+                         apology=find_apology(text), thanks=find_thanks(text))
 
     def _compound(self, text: str) -> float:
         return float(self._vader.polarity_scores(text)["compound"]) if text.strip() else 0.0
@@ -227,11 +230,12 @@ def _first_repetition(text: str) -> str:
     return stretched.group(0) if stretched else ""
 
 
-def strongest_per_label(hits: list[LexiconHit]) -> list[LexiconHit]:
+def strongest_per_label(hits: list[LexiconHit], text: str = "") -> list[LexiconHit]:
     """Overlapping patterns of one label ("on hold", "waiting for hours") count once.
 
-    A phrase already counted inside a longer hit ("useless" within "you are useless") is
-    dropped too, so one phrase never counts twice under two labels.
+    One stretch of words never counts twice under two labels either: a phrase inside a longer
+    hit ("useless" within "you are useless") is dropped, and of two hits that share words in
+    ``text`` ("want to cancel" and "cancel my contract") only the heavier counts.
     """
     best: dict[str, LexiconHit] = {}
     for hit in hits:
@@ -240,7 +244,20 @@ def strongest_per_label(hits: list[LexiconHit]) -> list[LexiconHit]:
             continue
         if hit.label not in best or hit.weight > best[hit.label].weight:
             best[hit.label] = hit
-    return sorted(best.values(), key=lambda h: -h.weight)
+    kept: list[LexiconHit] = []
+    for hit in sorted(best.values(), key=lambda h: -h.weight):
+        if not any(_share_words(hit, other, text) for other in kept):
+            kept.append(hit)
+    return kept
+
+
+def _share_words(a: LexiconHit, b: LexiconHit, text: str) -> bool:
+    """Whether the first places ``a`` and ``b`` occur in ``text`` overlap."""
+    lowered = text.lower()
+    start_a, start_b = lowered.find(a.words.lower()), lowered.find(b.words.lower())
+    if start_a < 0 or start_b < 0:
+        return False
+    return start_a < start_b + len(b.words) and start_b < start_a + len(a.words)
 
 
 def _trigger_hits(triggers: tuple[TriggerHit, ...]) -> list[LexiconHit]:
