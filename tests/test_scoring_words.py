@@ -200,6 +200,12 @@ def test_scoring_takes_under_a_millisecond_per_sentence(shared_data: Path) -> No
     assert per_sentence_ms < 1.0, f"{per_sentence_ms:.2f} ms per sentence"
 
 
+def test_an_insult_quoted_in_an_apology_adds_no_anger() -> None:
+    taken_back = WORDS.score("And look, sorry about the idiots thing. It's been a long week.")
+    assert taken_back.anger < 0.3 and taken_back.apology == "sorry"
+    assert WORDS.score("You idiots, it's been a long week.").anger > 0.6
+
+
 def test_one_stretch_of_words_counts_once_under_two_labels() -> None:
     # "want to cancel" (a trigger) and "cancel my contract" (a pack phrase) share "cancel".
     overlapping = parse_scoring_settings({"lexicon": {"cancel my contract": 0.45}}, "p.toml")

@@ -62,9 +62,15 @@ def test_trigger_fires_with_its_words(text: str, name: str, words: str) -> None:
     "It's the first time I've called",
     "Thank you so much, that sorted it",
     "We should talk to a super nice couple",  # "super" alone is no supervisor
+    "And look, sorry about the idiots thing.",  # an insult quoted to take it back
+    "Sorry for calling you useless earlier.",
 ])
 def test_negated_or_harmless_sentences_fire_nothing(text: str) -> None:
     assert MATCHER.find(text) == ()
+
+
+def test_an_apology_then_an_insult_is_still_an_insult() -> None:
+    assert [h.name for h in MATCHER.find("Sorry, but you're an idiot.")] == ["insult"]
 
 
 def test_negation_does_not_reach_across_a_clause() -> None:

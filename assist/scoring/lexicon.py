@@ -217,7 +217,10 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"are you for real", r"oh come on", r"oh please")
     + _entries("repeated letdown", 0.4,
                r"every (?:single )?time", r"(?:not|yet|once) again", r"here we go again",
-               r"for the (?:last|hundredth|millionth|umpteenth) time", r"over and over")
+               r"for the (?:last|hundredth|millionth|umpteenth) time", r"over and over",
+               r"(?:this is|that'?s|it'?s|this'?s) the (?:second|third|fourth|fifth) time",
+               r"(?:second|third|fourth|fifth) time (?:this|that|it'?s|it has) (?:has )?"
+               r"happened")
 )
 
 BENIGN_PHRASES: tuple[re.Pattern[str], ...] = tuple(compile_phrase(p) for p in (
@@ -285,12 +288,26 @@ def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
     return any(start <= span[0] and span[1] <= end for start, end in spans)
 
 
-def is_negated(text: str, start: int) -> bool:
-    """True if a negator sits within a few words before ``start``, in the same clause."""
+_APOLOGISED_FOR = re.compile(r"\b(?:sorry|apologi[sz]e|apologies) (?:about|for) (?:\w+ ){0,4}$",
+                             re.IGNORECASE)
+
+
+def is_apologised_for(text: str, start: int) -> bool:
+    """True if the words at ``start`` are what the speaker is apologising for ("sorry about
+    the idiots thing", "sorry for calling you useless"): an insult quoted to take it back.
+    "Sorry, but you're an idiot" is still an insult."""
+    return bool(_APOLOGISED_FOR.search(_clause_before(text, start)))
+
+
+def _clause_before(text: str, start: int) -> str:
     before = text[:start]
     breaks = list(_CLAUSE_BREAK.finditer(before))
-    clause = before[breaks[-1].end():] if breaks else before
-    words = clause.split()[-NEGATION_WINDOW_WORDS:]
+    return before[breaks[-1].end():] if breaks else before
+
+
+def is_negated(text: str, start: int) -> bool:
+    """True if a negator sits within a few words before ``start``, in the same clause."""
+    words = _clause_before(text, start).split()[-NEGATION_WINDOW_WORDS:]
     return bool(NEGATORS.search(" ".join(words)))
 
 
@@ -352,7 +369,7 @@ def find_hits(text: str, entries: Iterable[LexiconEntry]) -> Iterator[LexiconHit
     benign = benign_spans(text)
     for entry in entries:
         for match in entry.pattern.finditer(text):
-            if _inside(match.span(), benign):
+            if _inside(match.span(), benign) or is_apologised_for(text, match.start()):
                 continue
             if not (entry.negatable and is_negated(text, match.start())):
                 yield LexiconHit(match.group(0).strip(), entry.weight, entry.label)

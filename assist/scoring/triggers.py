@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from assist.events import TriggerHit
-from assist.scoring.lexicon import NUMBER, compile_phrase, is_negated
+from assist.scoring.lexicon import NUMBER, compile_phrase, is_apologised_for, is_negated
 
 _ORDINAL = (r"(?:second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|umpteenth|"
             r"hundredth|\d+(?:st|nd|rd|th))")
@@ -129,6 +129,8 @@ class TriggerMatcher:
         for trigger in self._triggers:
             for match in trigger.pattern.finditer(text):
                 if trigger.name not in NOT_NEGATABLE and is_negated(text, match.start()):
+                    continue
+                if trigger.name in ABUSE and is_apologised_for(text, match.start()):
                     continue
                 known = first.get(trigger.name)
                 if known is None or match.start() < known[0]:
