@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assist.errors import ConfigError
 from assist.events import SAMPLE_RATE
 from assist.paths import PROJECT_ROOT
 from assist.scoring import evaluation
@@ -121,9 +122,39 @@ def test_script_prints_the_splits_and_writes_json(shared_data: Path, tmp_path: P
     assert "actors 1-6 = TUNE, actors 7-12 = SCORE" in done.stdout
     assert "words [score]" in done.stdout and "voice [score]" in done.stdout
     assert "narrowband and levelled" in done.stdout
+    assert "call lines [blind scoring set]" in done.stdout
     figures = json.loads(out.read_text(encoding="utf-8"))
     assert figures["subset"] == 150
+    assert {c["name"] for c in figures["call_lines"]} == {"tuning calls, for reference",
+                                                         "blind scoring set"}
     assert 0.5 < figures["words"]["score"]["auc_ours"] <= 1.0
+
+
+def test_words_read_the_callers_of_the_tuning_calls_better_than_plain_vader() -> None:
+    lines = evaluation.load_call_lines(evaluation.tuning_call_folders(PROJECT_ROOT))
+    result = evaluation.evaluate_call_lines(lines, "tuning")
+    assert result.upset >= 100 and result.calm >= 50
+    assert result.auc_ours > result.auc_vader + 0.05
+
+
+def test_call_lines_are_the_customers_upset_or_calm_turns(tmp_path: Path) -> None:
+    turns = [
+        {"speaker": "agent", "mood": "calm", "stage": "calm", "text": "Hello, how can I help?"},
+        {"speaker": "customer", "mood": "annoyed", "stage": "reflect", "text": "Again?"},
+        {"speaker": "customer", "mood": "angry", "stage": "calm", "text": "Dave! The TV!"},
+        {"speaker": "customer", "mood": "relieved", "stage": "close", "text": "Thanks."},
+    ]
+    (tmp_path / "call.labels.json").write_text(json.dumps(turns), encoding="utf-8")
+    assert evaluation.load_call_lines([tmp_path]) == [
+        evaluation.CallLine("call", "Again?", True), evaluation.CallLine("call", "Thanks.", False)]
+
+
+def test_unreadable_call_labels_are_a_one_line_config_error(tmp_path: Path) -> None:
+    (tmp_path / "call.labels.json").write_text("[{", encoding="utf-8")
+    with pytest.raises(ConfigError, match="cannot read"):
+        evaluation.load_call_lines([tmp_path])
+    with pytest.raises(ConfigError, match="no labelled customer turns"):
+        evaluation.load_call_lines([tmp_path / "empty"])
 
 
 def test_script_reports_missing_data_in_one_line(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from assist.events import (
     CallStarted,
     Event,
     FinalText,
+    PartialText,
     PromptShown,
     Speaker,
     Stage,
@@ -46,7 +47,7 @@ from assist.tune import cache
 from assist.tune.cache import CachedCall
 from assist.tune.corpus import RecordingLoader
 from assist.tune.effect import prompt_effects
-from assist.tune.labels import Label, find_labels, load_labels
+from assist.tune.labels import Label, find_labels, load_labels, with_script_text
 from assist.tune.metrics import score_call, total
 from assist.tune.overrides import (
     Override,
@@ -518,6 +519,40 @@ def _refuse_to_transcribe() -> object:
     raise _NoTranscription("the tune cache should have made transcription unnecessary")
 
 
+def _final(utterance_id: int, speaker: Speaker, start: float, end: float, text: str) -> FinalText:
+    return FinalText(t=end, speaker=speaker, utterance_id=utterance_id, start=start, end=end,
+                     text=text)
+
+
+def test_script_text_replaces_what_the_recogniser_heard_of_the_customer() -> None:
+    events = (
+        _final(1, Speaker.AGENT, 0.0, 2.0, "How can I help?"),
+        PartialText(t=3.5, speaker=Speaker.CUSTOMER, utterance_id=2, start=2.5, end=3.5,
+                    text="Are you neg"),
+        _final(2, Speaker.CUSTOMER, 2.5, 4.0, "Are you negative?"),
+        # One turn the segmenter split in two: its text goes once, to the larger part.
+        _final(3, Speaker.CUSTOMER, 5.0, 5.6, "I'd like"),
+        _final(4, Speaker.CUSTOMER, 5.8, 8.0, "to speak to a super minor."),
+    )
+    labels = (Label(4.0, Stage.BOUNDARY, 2.4, 4.1, "customer", "Are you an idiot?"),
+              Label(8.5, Stage.ESCALATE, 5.0, 8.0, "customer",
+                    "I'd like to speak to a supervisor."),
+              Label(2.0, Stage.CALM, 0.0, 2.0, "agent", "How can I help you today?"))
+    replaced = with_script_text(events, labels)
+    texts = {e.utterance_id: e.text for e in replaced if isinstance(e, FinalText)}
+    assert texts == {1: "How can I help?", 2: "Are you an idiot?", 3: "",
+                     4: "I'd like to speak to a supervisor."}
+    assert not any(isinstance(e, PartialText) for e in replaced)
+
+
+def test_labels_keep_the_text_of_each_turn(tmp_path: Path) -> None:
+    path = tmp_path / "call.labels.json"
+    path.write_text(json.dumps([{"t": 3, "stage": "calm", "speaker": "customer",
+                                 "start": 0.5, "end": 2.0, "text": "Hello there."}]),
+                    encoding="utf-8")
+    assert load_labels(path)[0].text == "Hello there."
+
+
 @pytest.fixture(scope="module")
 def real_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A data dir whose tune cache holds the sample call run through the real pipeline."""
@@ -567,6 +602,19 @@ def test_cli_sweep_on_cached_calls_writes_pack_report_and_speed(
     assert load_pack(str(out)).escalation.enter.reflect in (0.2, 0.25, 0.3, 0.35, 0.4)
     html = (tmp_path / "rep" / "index.html").read_text(encoding="utf-8")
     assert "sample_call-1.png" in html and "sample_call-2.png" in html
+
+
+@pytest.mark.slow
+def test_cli_script_text_scores_the_labelled_words(
+        real_cache: Path, sample_call: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ASSIST_DATA_DIR", str(real_cache))
+    monkeypatch.setattr(RecordingLoader, "_real_transcriber", _refuse_to_transcribe)
+    code = main(["tune", str(sample_call), "--script-text", "--no-report"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "1 from the tune cache, 0 transcribed" in captured.err
+    assert "agreement 100% of 12 labels" in captured.out
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -61,6 +62,10 @@ def register(sub: Any) -> None:
                    help="rows of the sweep table to print (default: %(default)s)")
     p.add_argument("--jobs", type=int, default=0, metavar="N",
                    help="worker processes for a sweep (default: one per core)")
+    p.add_argument("--script-text", action="store_true",
+                   help="score what the labels say each customer turn was (their \"text\") "
+                        "instead of what the recogniser heard: what is left of a disagreement "
+                        "is the scoring's")
     p.add_argument("--effect", action="store_true",
                    help="print how anger moved in the minute after each prompt, and the "
                         "agents' useful/not useful marks, from the call store")
@@ -137,7 +142,7 @@ def _gather(args: argparse.Namespace, config: Config, pack_path: Path,
             console: Console) -> list[LabelledCall]:
     from assist.prompts import load_pack
     from assist.tune.corpus import Channels, RecordingLoader
-    from assist.tune.labels import find_labels
+    from assist.tune.labels import find_labels, with_script_text
     from assist.tune.sweep import LabelledCall
 
     files = _recordings(args.recordings)
@@ -150,7 +155,10 @@ def _gather(args: argparse.Namespace, config: Config, pack_path: Path,
     corpus: list[LabelledCall] = []
     with _progress(console, "replaying recordings", len(files)) as advance:
         for path in files:
-            corpus.append(LabelledCall(loader.load(path), find_labels(path) or ()))
+            call, labels = loader.load(path), find_labels(path) or ()
+            if args.script_text:
+                call = dataclasses.replace(call, events=with_script_text(call.events, labels))
+            corpus.append(LabelledCall(call, labels))
             advance(1)
     if files:
         console.print(f"{len(files)} recordings: {loader.stats.hits} from the tune cache, "

@@ -26,12 +26,13 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,6 +47,9 @@ from assist.scoring.voice import (
     changes_from,
     extract_features,
 )
+
+if TYPE_CHECKING:
+    from assist.scoring.words import WordScorer
 
 ANGRY_LABELS = frozenset({"anger", "annoyance"})
 NEUTRAL_OR_POSITIVE = frozenset({
@@ -132,13 +136,10 @@ def evaluate_words(comments: Sequence[Comment], split: Split) -> WordsResult:
     """Our word score and plain VADER's -compound (on the raw text) over the same rows."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    from assist.scoring.settings import FusionWeights, ScoringSettings
-    from assist.scoring.words import WordScorer
-
     if not comments:
         raise ConfigError(f"no GoEmotions rows in the {split} split; check the data folder")
-    scorer, vader = WordScorer(), SentimentIntensityAnalyzer()
-    lexicon_only = WordScorer(ScoringSettings(fusion=FusionWeights(tone=0.0)))
+    scorer, vader = _word_scorer(), SentimentIntensityAnalyzer()
+    lexicon_only = _word_scorer(tone=0.0)
     flags = [c.angry for c in comments]
     started = time.process_time()
     ours = [scorer.score(c.text).anger for c in comments]
@@ -182,6 +183,97 @@ def fit_tone(comments: Sequence[Comment]) -> ToneWeights:
     calm = 1.0 / (1.0 + np.exp(-(design[y == 0] @ theta)))
     return ToneWeights(weights=theta[:-1].astype(np.float32), bias=float(theta[-1]),
                        calm_probability=float(np.median(calm)))
+
+
+# --- call lines: the customer turns of labelled scripted calls -----------------------------------
+
+UPSET_MOODS = frozenset({"annoyed", "angry", "furious"})
+CALM_MOODS = frozenset({"calm", "relieved"})
+
+
+@dataclass(frozen=True)
+class CallLine:
+    call: str
+    text: str
+    upset: bool
+
+
+def load_call_lines(folders: Iterable[Path]) -> list[CallLine]:
+    """Every customer turn of the labelled calls in ``folders`` whose writer marked it upset
+    (annoyed, angry, furious) or calm (calm, relieved).
+
+    A turn delivered angrily but labelled calm (a shout at the TV mid-call) is left out: it is
+    loud, not angry with anyone on the line.
+    """
+    lines = []
+    for folder in folders:
+        for path in sorted(folder.glob("*.labels.json")):
+            call = path.name.removesuffix(".labels.json")
+            lines += [CallLine(call, turn["text"], turn["mood"] in UPSET_MOODS)
+                      for turn in _read_json(path) if _is_call_line(turn)]
+    if not lines:
+        raise ConfigError(f"no labelled customer turns in {', '.join(map(str, folders))}")
+    return lines
+
+
+def tuning_call_folders(root: Path) -> tuple[Path, ...]:
+    """The labelled calls that settings were chosen on: the development calls and the
+    blind-written calls already scored and retired into tuning."""
+    return root / "assist" / "data" / "calls", root / "evaluation" / "blind_calls" / "tuning"
+
+
+def scoring_call_folder(root: Path) -> Path:
+    """The newest blind-written calls: nothing was chosen on them."""
+    return root / "evaluation" / "blind_calls" / "scoring"
+
+
+@dataclass(frozen=True)
+class CallLinesResult:
+    name: str
+    upset: int
+    calm: int
+    auc_ours: float
+    auc_lexicon: float
+    """Our word score with the tone model left out (``fusion.tone = 0``)."""
+    auc_vader: float
+
+
+def evaluate_call_lines(lines: Sequence[CallLine], name: str) -> CallLinesResult:
+    """Our word score against plain VADER on the customer turns of labelled calls (their script
+    text, as a perfect recogniser would hear it): how the words read callers rather than
+    Reddit comments."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    vader = SentimentIntensityAnalyzer()
+    ours, lexicon_only = _word_scorer(), _word_scorer(tone=0.0)
+    flags = [line.upset for line in lines]
+    return CallLinesResult(
+        name=name, upset=sum(flags), calm=len(flags) - sum(flags),
+        auc_ours=_auc_by_flag([ours.score(line.text).anger for line in lines], flags),
+        auc_lexicon=_auc_by_flag([lexicon_only.score(line.text).anger for line in lines], flags),
+        auc_vader=_auc_by_flag([-float(vader.polarity_scores(line.text)["compound"])
+                                for line in lines], flags))
+
+
+def _word_scorer(**fusion: float) -> WordScorer:
+    from assist.scoring.settings import FusionWeights, ScoringSettings
+    from assist.scoring.words import WordScorer
+
+    return WordScorer(ScoringSettings(fusion=FusionWeights(**fusion)))
+
+
+def _is_call_line(turn: dict[str, Any]) -> bool:
+    if turn.get("speaker") != "customer":
+        return False
+    mood = turn.get("mood")
+    return mood in CALM_MOODS or (mood in UPSET_MOODS and turn.get("stage") != "calm")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from e
 
 
 def _auc_by_flag(scores: Sequence[float], flags: Sequence[bool]) -> float:
@@ -418,6 +510,7 @@ class Report:
     words: dict[Split, WordsResult]
     voice: dict[Split, VoiceResult]
     subset: int | None
+    calls: tuple[CallLinesResult, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -428,6 +521,7 @@ class Report:
             "targets": {"words_auc": WORDS_TARGET, "voice_auc_angry_vs_calm": VOICE_TARGET},
             "words": {str(k): dataclasses.asdict(v) for k, v in self.words.items()},
             "voice": {str(k): dataclasses.asdict(v) for k, v in self.voice.items()},
+            "call_lines": [dataclasses.asdict(c) for c in self.calls],
         }
 
     def lines(self) -> list[str]:
@@ -453,6 +547,11 @@ class Report:
             lines = ", ".join(f"{name} {a:.3f}" for name, a in v.auc_on_phone_lines.items())
             out.append(f"voice [{split}] angry vs neutral+calm over the phone (reported only): "
                        f"{lines}")
+        for c in self.calls:
+            out.append(f"call lines [{c.name}] upset {c.upset} vs calm {c.calm} customer turns: "
+                       f"AUC ours {c.auc_ours:.3f} (+/- {_se(c.auc_ours, c.upset, c.calm)}), "
+                       f"without the tone model {c.auc_lexicon:.3f}, "
+                       f"plain VADER {c.auc_vader:.3f}")
         return out
 
 
@@ -466,15 +565,24 @@ def _target_note(split: Split, value: float, target: float) -> str:
     return f" (target >= {target:.2f}: {'met' if value >= target else 'NOT met'})"
 
 
-def run_evaluation(data: Path, subset: int | None = None) -> Report:
-    """Both evaluations on both splits; ``subset`` caps the rows or clips taken per split."""
+def run_evaluation(data: Path, subset: int | None = None, calls: Path | None = None) -> Report:
+    """Both evaluations on both splits; ``subset`` caps the rows or clips taken per split.
+
+    With ``calls`` (a checkout), the word score is also measured on the customer turns of the
+    labelled calls: those settings were chosen on (for reference) and the blind
+    scoring set, which nothing was chosen on.
+    """
     words = {split: evaluate_words(_first(load_goemotions(data / "goemotions-dev", split),
                                           subset), split) for split in Split}
     voice = {}
     for split, actors in ((Split.TUNE, TUNE_ACTORS), (Split.SCORE, SCORE_ACTORS)):
         clips = load_ravdess(data / "ravdess-dev", actors)
         voice[split] = evaluate_voice(_voice_subset(clips, subset), split)
-    return Report(words, voice, subset)
+    call_results = () if calls is None else (
+        evaluate_call_lines(load_call_lines(tuning_call_folders(calls)),
+                            "tuning calls, for reference"),
+        evaluate_call_lines(load_call_lines([scoring_call_folder(calls)]), "blind scoring set"))
+    return Report(words, voice, subset, call_results)
 
 
 def _first(comments: list[Comment], subset: int | None) -> list[Comment]:
