@@ -230,7 +230,7 @@ def _first_repetition(text: str) -> str:
     return stretched.group(0) if stretched else ""
 
 
-def strongest_per_label(hits: list[LexiconHit], text: str = "") -> list[LexiconHit]:
+def strongest_per_label(hits: list[LexiconHit], text: str) -> list[LexiconHit]:
     """Overlapping patterns of one label ("on hold", "waiting for hours") count once.
 
     One stretch of words never counts twice under two labels either: a phrase inside a longer
