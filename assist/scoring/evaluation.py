@@ -16,6 +16,11 @@ The angry vs neutral+calm figure is also reported as heard down a phone line (PH
 band-limited to 300-3400 Hz at 8 kHz, and that again with every clip levelled to one loudness,
 the worst an automatic gain control can do to the loudness cue.
 
+Call lines, on the blind-written scripted calls (evaluation/blind_calls): the customer turns
+as written, upset (annoyed, angry, furious) against calm (calm, relieved), scored by the same
+word score and by plain VADER: how the words read callers rather than Reddit comments. The
+tuning calls are reported for reference; the scoring set is the figure nothing was chosen on.
+
 Split discipline: anything tuned (lexicon weights, the tone model, voice feature weights) is
 tuned on the TUNE split and reported on the disjoint SCORE split. GoEmotions rows go to a split
 by a hash of their comment id; RAVDESS actors 1-6 tune, actors 7-12 score.
