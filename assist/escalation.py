@@ -29,6 +29,10 @@ How the stage moves (all numbers live in :class:`EscalationSettings`, i.e. a pac
   ``escalate_after_replies`` replies and either ``escalate_after_s`` has passed or the level
   rose by ``escalate_rise`` since the offer (it made things worse); or at once on a trigger
   that the ``force`` table maps to escalate (a manager request, a legal threat).
+- **Escalate** also at once when the agent says they are bringing in a supervisor
+  (``agent_handover``; needs the agent's channel, see :mod:`assist.scoring.agent`): they
+  have escalated, and the escalate prompt (hand over everything said and done) is what they
+  need on screen.
 - **Boundary** at once on an abuse trigger (insult, profanity, threat). It is left once no
   abuse was heard for ``boundary_clear_s`` and the level is below ``exit.boundary``, or,
   with ``apology_ends_boundary``, once the customer apologises without new abuse (the
@@ -198,6 +202,9 @@ class EscalationSettings:
     escalate_after_replies: int = setting(
         1, "Customer replies in offer solution at escalate_level before escalating.",
         lo=1, hi=20)
+    agent_handover: bool = setting(
+        True, "Show escalate as soon as the agent says they are bringing in a supervisor or "
+        "manager (needs the agent's channel).")
     close_after_raised_s: float = setting(
         15.0, "A call raised at least this long ends in close when anger falls; a shorter "
         "blip goes back to calm.", lo=0.0, hi=3600.0)
@@ -339,6 +346,14 @@ class StageMachine:
     def on_triggers(self, t: float, hits: tuple[TriggerHit, ...]) -> list[Event]:
         """Triggers heard in partial text, before the utterance is scored."""
         return self._apply_triggers(self._advance(t), hits)
+
+    def on_handover(self, t: float, words: str) -> list[Event]:
+        """The agent said they are bringing in someone senior (``words``): escalate at once."""
+        now = self._advance(t)
+        if not self.settings.agent_handover or self._stage is Stage.ESCALATE:
+            return []
+        return [self._move(now, Stage.ESCALATE,
+                           f"the agent is bringing in a supervisor: '{words}'")]
 
     def tick(self, t: float) -> list[Event]:
         """Time passing: dwell ends, abuse clears, the level decays through silence."""

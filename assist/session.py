@@ -30,6 +30,7 @@ from assist.events import (
 )
 from assist.prompts import PromptPack, make_prompt
 from assist.scoring import CallScorer
+from assist.scoring.agent import find_handover
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ class CallSession:
         if isinstance(event, UtteranceStarted | UtteranceEnded):
             out += self._track_turns(event)
         speaker = getattr(event, "speaker", None)
+        if speaker is Speaker.AGENT and isinstance(event, FinalText):
+            return out + self._agent_said(event)
         if speaker is not Speaker.CUSTOMER:
             return out
         if isinstance(event, UtteranceEnded | PartialWindow):
@@ -116,6 +119,11 @@ class CallSession:
         scored = self.scorer.on_text(event)
         self.last_scored = scored
         return [scored, *self._with_prompts(self.machine.on_scored(scored))]
+
+    def _agent_said(self, event: FinalText) -> list[Event]:
+        """A handover to a supervisor escalates; the agent's other words only go on the record."""
+        words = find_handover(event.text)
+        return self._with_prompts(self.machine.on_handover(event.t, words)) if words else []
 
     def _with_prompts(self, events: list[Event]) -> list[Event]:
         """After each stage change, the prompt the overlay should show for it."""

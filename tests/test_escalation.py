@@ -256,6 +256,29 @@ def test_a_trigger_in_partial_text_acts_before_the_utterance_ends() -> None:
     assert stages(play(machine, [Say(end=5, anger=0.5, triggers=(hit,))])) == []
 
 
+# --- the agent's words ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("angers", [[], [0.1, 0.5], [0.1, 0.5, 0.6, 0.7]])
+def test_the_agent_bringing_in_a_supervisor_escalates_from_any_stage(
+        angers: list[float]) -> None:
+    machine = StageMachine(SETTINGS)
+    play(machine, every(10, angers))
+    before = machine.stage
+    events = machine.on_handover(60.0, "bring in my team leader")
+    assert stages(events) == [Stage.ESCALATE]
+    assert changes(events)[0].previous is before
+    assert changes(events)[0].reason == ("the agent is bringing in a supervisor: "
+                                         "'bring in my team leader'")
+    assert machine.on_handover(62.0, "my supervisor will be with you") == [], "already there"
+
+
+def test_the_trainer_can_switch_the_handover_rule_off() -> None:
+    machine = StageMachine(dataclasses.replace(SETTINGS, agent_handover=False))
+    assert machine.on_handover(5.0, "bring in my team leader") == []
+    assert machine.stage is Stage.CALM
+
+
 def test_abuse_sets_a_boundary_then_returns_to_the_ladder_once_it_stops() -> None:
     machine = StageMachine(SETTINGS)
     insult = TriggerHit(name="insult", words="you idiot")

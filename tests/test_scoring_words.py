@@ -50,6 +50,23 @@ def test_benign_idioms_are_not_angry(text: str) -> None:
     assert anger(text) < 0.1
 
 
+@pytest.mark.parametrize(("letting_off", "blaming"), [
+    ("Look, sorry I swore at you. It's not your fault.", "This is your fault."),
+    ("I don't blame you.", "I blame you for this."),
+    ("I'm not complaining about you.", "I'm complaining about you."),
+])
+def test_letting_the_agent_off_is_not_contempt(letting_off: str, blaming: str) -> None:
+    assert anger(letting_off) < 0.25
+    assert anger(blaming) > 0.5
+
+
+@pytest.mark.parametrize("text", ["This isn't good enough.", "That is not good enough.",
+                                  "This isn't acceptable.", "That wasn't acceptable."])
+def test_not_good_enough_is_unacceptable_however_it_is_contracted(text: str) -> None:
+    assert '(unacceptable)' in " ".join(WORDS.score(text).evidence)
+    assert anger(text) > 0.5
+
+
 def test_nobody_helping_is_angry_although_vader_calls_it_positive() -> None:
     score = WORDS.score("nobody is helping me")
     assert score.vader_compound > 0, "VADER's known failure this layer exists for"

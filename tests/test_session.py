@@ -1,13 +1,17 @@
-"""The call session's coaching cues: talking over an upset customer, and long silences."""
+"""The call session: coaching cues (talking over an upset customer, long silences) and what
+the agent's own words do to the stage."""
 
 from __future__ import annotations
 
 from assist.events import (
     Cue,
     Event,
+    FinalText,
     PartialText,
+    PromptShown,
     Speaker,
     Stage,
+    StageChanged,
     UtteranceEnded,
     UtteranceStarted,
 )
@@ -65,3 +69,26 @@ def test_a_long_silence_is_cued_once_and_only_with_agent_audio() -> None:
     customer_only = CallSession(load_pack("default"), CueSettings(agent_audio=False))
     customer_only.handle(ended(5.0, Speaker.CUSTOMER, 1))
     assert cues(customer_only.tick(60.0)) == []
+
+
+def said(t: float, speaker: Speaker, uid: int, text: str) -> FinalText:
+    return FinalText(t=t, speaker=speaker, utterance_id=uid, start=t - 3, end=t, text=text)
+
+
+def test_the_agent_bringing_in_a_supervisor_shows_escalate_with_its_prompt() -> None:
+    session = CallSession(load_pack("default"))
+    out = session.handle(said(8.0, Speaker.AGENT, 1, "I hear you. I'm going to bring in my "
+                                                     "team leader so we can settle this today."))
+    change = next(e for e in out if isinstance(e, StageChanged))
+    assert change.stage is Stage.ESCALATE
+    assert "bring in my team leader" in change.reason
+    assert any(isinstance(e, PromptShown) and e.stage is Stage.ESCALATE for e in out)
+
+
+def test_other_agent_words_leave_the_stage_alone() -> None:
+    session = CallSession(load_pack("default"))
+    for line in ["I'll put you through to billing.", "Our engineer will look at it.",
+                 "I can't get my manager right now, but I can take a note.",
+                 "Here's what I can do: a refund today."]:
+        assert session.handle(said(5.0, Speaker.AGENT, 1, line)) == []
+    assert session.stage is Stage.CALM

@@ -344,6 +344,23 @@ def test_stage_machine_only_replay_matches_the_full_session(default_source: Pack
     assert full, "the synthetic call should move the stage at all"
 
 
+def test_machine_only_replay_hears_the_agent_hand_over(default_source: PackSource) -> None:
+    call = synthetic_call(random.Random(4), "handover", utterances=6)
+    t = call.duration
+    ids = {"speaker": Speaker.AGENT, "utterance_id": 99, "start": t}
+    said = FinalText(t=t + 4, end=t + 4, text="I'm going to bring in my supervisor now.",
+                     **ids)  # type: ignore[arg-type]
+    call = dataclasses.replace(call, events=(*call.events, said), duration=t + 6)
+    pack = pack_with(default_source, ())
+    full = replay_call(pack, call)
+    assert [i.handover for i in full.inputs if i.kind == "handover"] == ["bring in my supervisor"]
+    assert full.changes[-1].stage is Stage.ESCALATE
+    without = pack_with(default_source, (Override("escalation.agent_handover", False),))
+    assert replay_machine(pack.escalation, full.inputs)[-1].stage is Stage.ESCALATE
+    assert Stage.ESCALATE not in {c.stage for c in replay_machine(without.escalation,
+                                                                  full.inputs)}
+
+
 def test_parallel_sweep_gives_the_same_rows(default_source: PackSource) -> None:
     calls = labelled_by(SYNTHETIC_FIXED, [synthetic_call(random.Random(4), "p")],
                         default_source)

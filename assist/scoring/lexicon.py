@@ -108,7 +108,8 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"getting nowhere", r"going (?:round|around) in circles",
                r"passed (?:around|from one person)", r"thanks for nothing")
     + _entries("unacceptable", 0.6,
-               r"unacceptable", r"not acceptable", r"not good enough", r"ridiculous",
+               r"unacceptable", r"(?:not|isn'?t|aren'?t|wasn'?t|ain'?t) (?:acceptable|good enough)",
+               r"ridiculous",
                r"absurd", r"outrageous", r"disgraceful", r"appalling", r"a joke", r"shambles",
                r"pathetic", r"insane", r"unbelievable", r"(?:a |complete |total )?waste of "
                r"(?:my |our )?(?:time|money)", r"last straw", r"enough is enough",
@@ -230,6 +231,9 @@ BENIGN_PHRASES: tuple[re.Pattern[str], ...] = tuple(compile_phrase(p) for p in (
     r"no harm done", r"never mind", r"don'?t worry", r"no rush", r"no hurry",
     r"not (?:angry|annoyed|upset|mad) at all", r"(?:i'?m|i am) not (?:angry|annoyed|upset|mad)",
     r"no need (?:to|for)", r"(?:don'?t|do not) need",
+    # Letting the agent off, often inside an apology ("sorry I snapped, it's not your fault").
+    r"not (?:your|you(?:r)? guys'?|the agent'?s) fault", r"(?:don'?t|do not) blame you",
+    r"(?:i'?m|i am) not complaining",
     # Swearing as delight or surprise: the swear word intensifies something good.
     r"(?:hell|heck) (?:yeah|yes|yea|yeh|yep)", r"holy (?:shit|crap|cow|hell|fuck|moly)",
     rf"(?:so )?(?:damn|damned|bloody|fucking|freaking|effing|hella|goddamn) {_PRAISE}",

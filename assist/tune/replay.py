@@ -54,13 +54,15 @@ E = TypeVar("E", bound=Event)
 
 @dataclass(frozen=True)
 class MachineInput:
-    """One call into the stage machine: ``kind`` is voice, triggers, scored or tick."""
+    """One call into the stage machine: ``kind`` is voice, triggers, scored, handover or
+    tick."""
 
     kind: str
     t: float
     voice: VoiceCue | None = None
     hits: tuple[TriggerHit, ...] = ()
     scored: UtteranceScored | None = None
+    handover: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,10 @@ class _RecordingMachine:
         self.inputs.append(MachineInput("triggers", t, hits=hits))
         return self.machine.on_triggers(t, hits)
 
+    def on_handover(self, t: float, words: str) -> list[Event]:
+        self.inputs.append(MachineInput("handover", t, handover=words))
+        return self.machine.on_handover(t, words)
+
     def tick(self, t: float) -> list[Event]:
         self.inputs.append(MachineInput("tick", t))
         return self.machine.tick(t)
@@ -178,6 +184,8 @@ def _feed(machine: StageMachine, item: MachineInput) -> list[Event]:
     if item.kind == "voice":
         assert item.voice is not None
         return machine.on_voice(item.voice)
+    if item.kind == "handover":
+        return machine.on_handover(item.t, item.handover)
     return machine.on_triggers(item.t, item.hits)
 
 
