@@ -7,7 +7,8 @@
 The voice path (segmenter -> CallSession) never waits for Whisper, and Whisper never waits for
 the voice: the worker loads the model on its own thread while the source is already listening,
 starts each customer utterance's final pass when they pause (reused if they do not go on), and
-gives the agent's utterances, which only go on the record, one pass each.
+gives the agent's utterances one pass each: they go on the record, and a handover to a
+supervisor in them escalates (assist.scoring.agent).
 
 Live calls, replays, tests, benchmarks and tuning all run this one pipeline; only the source
 and the sinks differ. Sinks are callables that must return quickly (put into their own queue):
@@ -244,7 +245,7 @@ class Pipeline:
     def _transcribe(self, event: UtteranceEnded | PartialWindow) -> None:
         """Every utterance; of the customer's, also the window sent as they pause (Whisper's
         early start on the final) and a partial window every asr.partial_every_s of new audio
-        (trigger words in a long rant). The agent's words only go on the record: one pass each.
+        (trigger words in a long rant). The agent's utterances get one pass each.
         """
         if isinstance(event, UtteranceEnded):
             self._partial_sent.pop(event.utterance_id, None)

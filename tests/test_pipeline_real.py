@@ -121,3 +121,25 @@ def test_the_slow_burn_shows_each_labelled_stage_in_time(transcriber: object) ->
     assert "in offer solution" in changes[-1].reason
     assert [(turn["t"], stage_at(changes, turn["t"]).value) for turn in labels] == \
         [(turn["t"], turn["stage"]) for turn in labels]
+
+
+def test_the_agent_bringing_in_a_team_leader_escalates_a_call_the_customer_never_did(
+        transcriber: object, tmp_path: Path) -> None:
+    """The agent's channel, heard by the real recogniser, escalates the call; no customer line
+    in this blind-written call reads angry enough to, so the handover is the only way."""
+    script = PROJECT_ROOT / "evaluation" / "blind_calls" / "tuning" / "broadband_outage_escalate.toml"
+    call = tmp_path / "broadband.ogg"
+    rendered = subprocess.run([sys.executable, str(PROJECT_ROOT / "scripts" / "make_call"),
+                               str(script), "-o", str(call)], capture_output=True, text=True)
+    assert rendered.returncode == 0, rendered.stderr
+    labels = json.loads(script.with_suffix(".labels.json").read_text("utf-8"))
+    events = run_to_end(open_file(call, speed="max"), Config(),
+                        transcriber=transcriber, pack=load_pack("default"))  # type: ignore[arg-type]
+    changes = [e for e in events if isinstance(e, StageChanged)]
+    escalations = [c for c in changes if c.stage is Stage.ESCALATE]
+    assert [c.reason for c in escalations] == \
+        ["the agent is bringing in a supervisor: 'bring in my team leader'"]
+    handover = next(turn for turn in labels if "team leader" in turn["text"])
+    assert handover["speaker"] == "agent"
+    assert escalations[0].t <= handover["t"], "escalate shows by the agent's handover label"
+    assert stage_at(changes, labels[-1]["t"]) is Stage.ESCALATE
