@@ -21,6 +21,8 @@ MATCHER = TriggerMatcher()
     ("I'd like to speak to a supermiser, please", "manager_request", "speak to a supermiser"),
     ("Please escalate this today", "manager_request", "escalate this"),
     ("Put me through to someone higher up", "manager_request", "someone higher up"),
+    ("Just get me someone who can actually fix it!", "manager_request",
+     "someone who can actually"),
     ("I want to cancel my subscription", "cancel_threat", "want to cancel"),
     ("I'll take my business elsewhere", "cancel_threat", "take my business elsewhere"),
     ("I'm calling my lawyer", "legal_threat", "lawyer"),
@@ -64,6 +66,7 @@ def test_trigger_fires_with_its_words(text: str, name: str, words: str) -> None:
     "We should talk to a super nice couple",  # "super" alone is no supervisor
     "And look, sorry about the idiots thing.",  # an insult quoted to take it back
     "Sorry for calling you useless earlier.",
+    "I need someone who can fix my boiler this week.",  # a calm request for an engineer
 ])
 def test_negated_or_harmless_sentences_fire_nothing(text: str) -> None:
     assert MATCHER.find(text) == ()

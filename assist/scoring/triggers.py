@@ -29,6 +29,10 @@ BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
         rf"(?:a |your |the )?{_STAFF}",
         r"escalate (?:this|it|my (?:complaint|case|issue))",
         r"someone (?:higher up|more senior|senior|in charge|above you)",
+        # "Actually" says the person on the line cannot: "get me someone who can actually fix
+        # it". Without it ("someone who can fix my boiler") it is a calm request for an engineer.
+        r"(?:someone|somebody|anyone|anybody) (?:else )?(?:who|that) (?:can|could|will) "
+        r"actually",
         rf"(?:where is|who is) your {_STAFF}",
         # A demand whose verb was lost to a noisy line: "get me your manager right now" is often
         # heard as "... me from your manager right now"; the object and the urgency survive.
