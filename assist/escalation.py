@@ -33,6 +33,13 @@ How the stage moves (all numbers live in :class:`EscalationSettings`, i.e. a pac
   (``agent_handover``; needs the agent's channel, see :mod:`assist.scoring.agent`): they
   have escalated, and the escalate prompt (hand over everything said and done) is what they
   need on screen.
+- **Offer solution** once the agent has acknowledged the customer's feelings ("I understand how
+  frustrating that is"; ``agent_empathy``; needs the agent's channel) and the customer's
+  answer is neither thanks nor relief: the playbook's "feelings acknowledged, anger still
+  present". The agent heard the upset even when the words and voice scored low.
+- **Escalate** also at once when the customer flatly turns down what the agent just offered
+  ("No. Absolutely not."; ``offer_refused``; needs the agent's channel): the playbook's
+  "still dissatisfied after real effort". The offer alone changes nothing.
 - **Boundary** at once on an abuse trigger (insult, profanity, threat). It is left once no
   abuse was heard for ``boundary_clear_s`` and the level is below ``exit.boundary``, or,
   with ``apology_ends_boundary``, once the customer apologises without new abuse (the
@@ -45,7 +52,9 @@ How the stage moves (all numbers live in :class:`EscalationSettings`, i.e. a pac
   calm. From close, renewed anger climbs again from reflect.
 - **Dwell.** No level-driven change before the current stage has been shown for its
   ``min_dwell_s``; enter/exit thresholds differ (hysteresis). Together they stop one noisy
-  utterance flipping the prompt back and forth. Triggers act at once, whatever the dwell.
+  utterance flipping the prompt back and forth. Triggers act at once, whatever the dwell,
+  even from partial text; a stage forced that way is taken back if the utterance's final text
+  does not have the trigger (a mishearing, not a threat).
 """
 
 from __future__ import annotations
@@ -67,6 +76,7 @@ from assist.events import (
     UtteranceScored,
     VoiceCue,
 )
+from assist.scoring.agent import AgentSaid
 from assist.scoring.triggers import ABUSE
 
 log = logging.getLogger(__name__)
@@ -76,6 +86,8 @@ LADDER = (Stage.CALM, Stage.REFLECT, Stage.EMPATHIZE, Stage.SOLUTION)
 
 RAISED = frozenset({Stage.REFLECT, Stage.EMPATHIZE, Stage.SOLUTION, Stage.ESCALATE,
                     Stage.BOUNDARY})
+FEELINGS_FIRST = frozenset({Stage.CALM, Stage.REFLECT, Stage.EMPATHIZE})
+"""Stages in which the agent acknowledging the feelings moves the ladder on to offer solution."""
 FORCEABLE = frozenset({Stage.ESCALATE, Stage.BOUNDARY})
 """Stages a trigger may force; the ladder rungs are earned by the level alone."""
 
@@ -205,6 +217,17 @@ class EscalationSettings:
     agent_handover: bool = setting(
         True, "Show escalate as soon as the agent says they are bringing in a supervisor or "
         "manager (needs the agent's channel).")
+    agent_empathy: bool = setting(
+        True, "Move on to offer solution when the agent has acknowledged the customer's "
+        "feelings (\"I understand how frustrating that is\") and the answer is not thanks "
+        "and at least still_upset; needs the agent's channel.")
+    still_upset: float = setting(
+        0.0, "Fused anger at or above which the customer's answer to the agent's empathy "
+        "counts as anger still present; 0 counts any answer that is not thanks or relief "
+        "(the agent heard the upset).", lo=0.0, hi=1.0)
+    offer_refused: bool = setting(
+        True, "Show escalate as soon as the customer flatly turns down the agent's offer "
+        "(\"No. Absolutely not.\" after \"what I can do is...\"); needs the agent's channel.")
     close_after_raised_s: float = setting(
         15.0, "A call raised at least this long ends in close when anger falls; a shorter "
         "blip goes back to calm.", lo=0.0, hi=3600.0)
@@ -281,12 +304,16 @@ class StageMachine:
         self._entry_level = 0.0
         self._high_since: float | None = None
         self._high_replies = 0
+        self._acknowledged = ""
+        self._forced_by: TriggerHit | None = None
+        self._partial_force: tuple[Stage, TriggerHit] | None = None
         self._raised_since: float | None = None
         self._last_abuse: float | None = None
         self._apology = ""
         self._before_boundary = Stage.CALM
         self._voice_streak = 0
         self._voice_last_id: int | None = None
+        self._offer = ""
 
     @property
     def stage(self) -> Stage:
@@ -314,10 +341,11 @@ class StageMachine:
         now = self._advance(event.t)
         # The apology first: an insult in the same breath then takes it back at once.
         self._note_apology(event)
-        out = self._apply_triggers(now, event.triggers)
+        out = (self._misheard(now, event) + self._apply_triggers(now, event.triggers)
+               or self._turned_down(now, event))
         self._absorb(event)
         if not out:
-            out = self._evaluate(now)
+            out = self._still_upset(now, event) or self._evaluate(now)
         level = self.level_at(now)
         self._reported = level
         out.append(LevelUpdate(t=now, level=level, trend=self.trend_at(now), stage=self._stage))
@@ -344,16 +372,27 @@ class StageMachine:
         return []
 
     def on_triggers(self, t: float, hits: tuple[TriggerHit, ...]) -> list[Event]:
-        """Triggers heard in partial text, before the utterance is scored."""
-        return self._apply_triggers(self._advance(t), hits)
+        """Triggers heard in partial text, before the utterance is scored. They act at once,
+        but the final text must confirm them (see :meth:`_misheard`)."""
+        out = self._apply_triggers(self._advance(t), hits)
+        if out and self._forced_by is not None:
+            before = self._partial_force[0] if self._partial_force else out[0].previous
+            self._partial_force = (before, self._forced_by)
+        return out
 
-    def on_handover(self, t: float, words: str) -> list[Event]:
-        """The agent said they are bringing in someone senior (``words``): escalate at once."""
+    def on_agent(self, t: float, said: AgentSaid) -> list[Event]:
+        """What the agent has just done: a handover escalates at once; empathy and an offer
+        wait for the customer's answer (see :meth:`_still_upset` and :meth:`_turned_down`)."""
         now = self._advance(t)
-        if not self.settings.agent_handover or self._stage is Stage.ESCALATE:
-            return []
-        return [self._move(now, Stage.ESCALATE,
-                           f"the agent is bringing in a supervisor: '{words}'")]
+        if said.offer:
+            self._offer = said.offer
+        settings = self.settings
+        if said.handover and settings.agent_handover and self._stage is not Stage.ESCALATE:
+            return [self._move(now, Stage.ESCALATE,
+                               f"the agent is bringing in a supervisor: '{said.handover}'")]
+        if said.empathy:
+            self._acknowledged = said.empathy
+        return []
 
     def tick(self, t: float) -> list[Event]:
         """Time passing: dwell ends, abuse clears, the level decays through silence."""
@@ -544,6 +583,28 @@ class StageMachine:
             return Stage.REFLECT
         return LADDER[min(LADDER.index(before) + 1, len(LADDER) - 1)]
 
+    def _still_upset(self, now: float, event: UtteranceScored) -> list[Event]:
+        """Offer solution once the agent has acknowledged the feelings and the customer's
+        answer is not thanks or relief: the playbook's "feelings acknowledged, anger still
+        present". Judged after the answer is absorbed, so an offer is later weighed against
+        the level the answer left, not against the level before it."""
+        empathy, self._acknowledged = self._acknowledged, ""
+        if (not empathy or not self.settings.agent_empathy
+                or self._stage not in FEELINGS_FIRST or event.thanks
+                or self._sounds_relieved(event) or event.anger < self.settings.still_upset):
+            return []
+        return [self._move(now, Stage.SOLUTION, f"still upset after the agent acknowledged "
+                                                f"the feelings ('{empathy}')")]
+
+    def _turned_down(self, now: float, event: UtteranceScored) -> list[Event]:
+        """Escalate if this utterance flatly refuses the offer the agent has just made."""
+        offer, self._offer = self._offer, ""
+        if (not offer or not event.refusal or not self.settings.offer_refused
+                or self._stage in (Stage.ESCALATE, Stage.BOUNDARY)):
+            return []
+        return [self._move(now, Stage.ESCALATE,
+                           f"turned down the agent's offer ('{offer}'): '{event.refusal}'")]
+
     def _apply_triggers(self, now: float, hits: tuple[TriggerHit, ...]) -> list[Event]:
         forced = [(self.settings.force[hit.name], hit) for hit in hits
                   if hit.name in self.settings.force]
@@ -556,7 +617,24 @@ class StageMachine:
         stage, hit = max(forced, key=lambda pair: pair[0] is Stage.BOUNDARY)
         if stage is self._stage:
             return []
+        self._forced_by = hit
         return [self._move(now, stage, f"{trigger_label(hit.name)}: '{hit.words}'")]
+
+    def _misheard(self, now: float, event: UtteranceScored) -> list[Event]:
+        """Undo a stage that a trigger in partial text forced if the final text, the
+        recogniser's better hearing of the same words, does not have that trigger: "Hello
+        Sue" heard for a moment as "the lawsuit" must not escalate a calm call."""
+        if self._partial_force is None:
+            return []
+        before, hit = self._partial_force
+        self._partial_force = None
+        forced = self.settings.force.get(hit.name)
+        if hit.name in {final.name for final in event.triggers} or self._stage is not forced:
+            return []
+        if forced is Stage.BOUNDARY:
+            self._last_abuse = None
+        return [self._move(now, before, f"misheard '{hit.words}': the final words do not "
+                                        "have it")]
 
     # --- helpers -----------------------------------------------------------------------------
 

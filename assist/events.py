@@ -194,6 +194,7 @@ class UtteranceScored(Event):
     sentiment: float = 0.0  # VADER compound of the words, -1..1: thanks and relief are positive
     apology: str = ""  # the words of an apology ("sorry for snapping"), "" if none
     thanks: str = ""  # the words of thanks ("thank you"), "" if none
+    refusal: str = ""  # the words of a flat refusal ("absolutely not"), "" if none
 
 
 # --- escalation and prompts ---------------------------------------------------------------------

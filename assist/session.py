@@ -30,7 +30,7 @@ from assist.events import (
 )
 from assist.prompts import PromptPack, make_prompt
 from assist.scoring import CallScorer
-from assist.scoring.agent import find_handover
+from assist.scoring.agent import read_agent
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +121,10 @@ class CallSession:
         return [scored, *self._with_prompts(self.machine.on_scored(scored))]
 
     def _agent_said(self, event: FinalText) -> list[Event]:
-        """A handover to a supervisor escalates; the agent's other words only go on the record."""
-        words = find_handover(event.text)
-        return self._with_prompts(self.machine.on_handover(event.t, words)) if words else []
+        """What the agent has done (a handover, empathy, an offer) may move the stage; the
+        agent's other words only go on the record."""
+        said = read_agent(event.text)
+        return self._with_prompts(self.machine.on_agent(event.t, said)) if said else []
 
     def _with_prompts(self, events: list[Event]) -> list[Event]:
         """After each stage change, the prompt the overlay should show for it."""

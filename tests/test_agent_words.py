@@ -1,10 +1,11 @@
-"""Handovers to a supervisor in the agent's own words (assist.scoring.agent)."""
+"""What the agent's own words say they have done: a handover to a supervisor, empathy, an
+offer of a fix (assist.scoring.agent)."""
 
 from __future__ import annotations
 
 import pytest
 
-from assist.scoring.agent import find_handover
+from assist.scoring.agent import AgentSaid, find_empathy, find_handover, find_offer, read_agent
 
 
 @pytest.mark.parametrize(("line", "words"), [
@@ -37,3 +38,54 @@ def test_handovers_are_found_with_their_words(line: str, words: str) -> None:
 ])
 def test_transfers_fixes_and_refusals_are_no_handover(line: str) -> None:
     assert find_handover(line) == ""
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    ("What I can do is book you in for Thursday morning.", "What I can do is"),
+    ("I can offer you a fifty pound credit on the account.", "I can offer"),
+    ("I'll waive the fee as a goodwill gesture.", "I'll waive"),
+    ("The earliest slot we have is the nineteenth.", "The earliest slot"),
+    ("How about a refund of the difference?", "How about"),
+    ("Would you like me to rebook you on the morning sailing?", "Would you like"),
+])
+def test_offers_of_a_fix_are_found_with_their_words(line: str, words: str) -> None:
+    assert find_offer(line) == words
+
+
+@pytest.mark.parametrize("line", [
+    "Let me check that for you.",
+    "I can see the charge on your account.",
+    "I can't refund that, I'm afraid.",
+    "I'll put you through to billing.",
+    "I'm so sorry, that sounds really stressful.",
+])
+def test_checks_sympathy_and_refusals_are_no_offer(line: str) -> None:
+    assert find_offer(line) == ""
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    ("I understand how frustrating it is to be kept waiting.", "I understand how"),
+    ("That sounds really stressful, with the baby at home.", "stressful"),
+    ("I do apologise for the wasted day.", "I do apologise"),
+    ("I'm so sorry, that's not the service you should get.", "I'm so sorry"),
+    ("That must have been a horrible evening.", "That must have been"),
+    ("I can hear how upset you are.", "I can hear how"),
+])
+def test_acknowledged_feelings_are_found_with_their_words(line: str, words: str) -> None:
+    assert find_empathy(line) == words
+
+
+@pytest.mark.parametrize("line", [
+    "Sorry, could you spell the surname for me?",
+    "I'm sorry, the line dropped for a second.",
+    "I don't understand why the system did that.",
+    "Right, let me have a look at the account.",
+])
+def test_a_bare_sorry_or_a_puzzle_is_no_empathy(line: str) -> None:
+    assert find_empathy(line) == ""
+
+
+def test_one_utterance_can_acknowledge_and_offer_at_once() -> None:
+    said = read_agent("I do apologise for that. What I can do is send a new one today.")
+    assert said == AgentSaid(empathy="I do apologise", offer="What I can do is")
+    assert not read_agent("Can I take your postcode, please?")

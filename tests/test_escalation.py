@@ -34,6 +34,7 @@ from assist.events import (
 )
 from assist.prompts import load_pack
 from assist.scoring import CallScorer
+from assist.scoring.agent import AgentSaid
 
 SETTINGS = EscalationSettings()
 _ids = itertools.count(1)
@@ -53,6 +54,7 @@ class Say:
     """Voice arousal, sent as a VoiceCue when the utterance ends (before its text is scored)."""
     apology: str = ""
     thanks: str = ""
+    refusal: str = ""
 
 
 def scored(say: Say, utterance_id: int | None = None) -> UtteranceScored:
@@ -61,7 +63,7 @@ def scored(say: Say, utterance_id: int | None = None) -> UtteranceScored:
         end=say.end,
         text=say.text, word_anger=say.anger if say.words is None else say.words,
         voice_arousal=say.arousal, anger=say.anger, triggers=say.triggers, apology=say.apology,
-        thanks=say.thanks)
+        thanks=say.thanks, refusal=say.refusal)
 
 
 def play(machine: StageMachine, script: Iterable[Say], *, until: float | None = None,
@@ -256,6 +258,25 @@ def test_a_trigger_in_partial_text_acts_before_the_utterance_ends() -> None:
     assert stages(play(machine, [Say(end=5, anger=0.5, triggers=(hit,))])) == []
 
 
+def test_a_trigger_the_final_text_does_not_confirm_is_taken_back() -> None:
+    machine = StageMachine(SETTINGS)
+    misheard = TriggerHit(name="legal_threat", words="lawsuit")
+    assert stages(machine.on_triggers(8.0, (misheard,))) == [Stage.ESCALATE]
+    events = play(machine, [Say(end=11, anger=0.05, text="Hello Sue, it's plot twenty-two.")])
+    assert stages(events) == [Stage.CALM]
+    assert changes(events)[0].reason == "misheard 'lawsuit': the final words do not have it"
+
+
+def test_a_misheard_insult_lifts_the_boundary_back_to_the_rung_before() -> None:
+    machine = StageMachine(SETTINGS)
+    play(machine, every(10, [0.5, 0.5]))
+    before = machine.stage
+    machine.on_triggers(33.0, (TriggerHit(name="profanity", words="bitch"),))
+    assert machine.stage is Stage.BOUNDARY
+    play(machine, [Say(end=35, anger=0.3, text="Which is a bit much.")])
+    assert machine.stage is before
+
+
 # --- the agent's words ------------------------------------------------------------------------
 
 
@@ -265,18 +286,99 @@ def test_the_agent_bringing_in_a_supervisor_escalates_from_any_stage(
     machine = StageMachine(SETTINGS)
     play(machine, every(10, angers))
     before = machine.stage
-    events = machine.on_handover(60.0, "bring in my team leader")
+    events = machine.on_agent(60.0, AgentSaid(handover="bring in my team leader"))
     assert stages(events) == [Stage.ESCALATE]
     assert changes(events)[0].previous is before
     assert changes(events)[0].reason == ("the agent is bringing in a supervisor: "
                                          "'bring in my team leader'")
-    assert machine.on_handover(62.0, "my supervisor will be with you") == [], "already there"
+    again = AgentSaid(handover="my supervisor will be with you")
+    assert machine.on_agent(62.0, again) == [], "already there"
 
 
 def test_the_trainer_can_switch_the_handover_rule_off() -> None:
     machine = StageMachine(dataclasses.replace(SETTINGS, agent_handover=False))
-    assert machine.on_handover(5.0, "bring in my team leader") == []
+    assert machine.on_agent(5.0, AgentSaid(handover="bring in my team leader")) == []
     assert machine.stage is Stage.CALM
+
+
+@pytest.mark.parametrize("angers", [[0.1], [0.1, 0.5]])
+def test_turning_down_the_agents_offer_flatly_escalates(angers: list[float]) -> None:
+    machine = StageMachine(SETTINGS)
+    play(machine, every(10, angers))
+    before = machine.stage
+    offer = AgentSaid(offer="What I can do is")
+    assert machine.on_agent(30.0, offer) == [], "an offer alone changes nothing"
+    events = play(machine, [Say(end=36, anger=0.5, refusal="Absolutely not")])
+    assert changes(events)[0].stage is Stage.ESCALATE
+    assert changes(events)[0].previous is before
+    assert changes(events)[0].reason == ("turned down the agent's offer ('What I can do is'): "
+                                         "'Absolutely not'")
+
+
+def test_a_refusal_counts_only_as_the_reply_to_an_offer() -> None:
+    machine = StageMachine(SETTINGS)
+    no_offer = play(machine, [Say(end=10, anger=0.1, refusal="Absolutely not")])
+    assert Stage.ESCALATE not in stages(no_offer)
+    machine.on_agent(12.0, AgentSaid(offer="I can offer"))
+    answered = play(machine, [Say(end=16, anger=0.1, text="When would that be?"),
+                              Say(end=22, anger=0.1, refusal="no chance")])
+    assert Stage.ESCALATE not in stages(answered), "the offer was answered by a question"
+
+
+def test_the_trainer_can_switch_the_refusal_rule_off() -> None:
+    machine = StageMachine(dataclasses.replace(SETTINGS, offer_refused=False))
+    machine.on_agent(5.0, AgentSaid(offer="I can offer"))
+    play(machine, [Say(end=10, anger=0.1, refusal="Absolutely not")])
+    assert machine.stage is Stage.CALM
+
+
+@pytest.mark.parametrize("angers", [[0.1], [0.1, 0.5], [0.1, 0.5, 0.6]])
+def test_still_upset_after_the_agent_acknowledged_the_feelings_moves_on_to_offer_solution(
+        angers: list[float]) -> None:
+    machine = StageMachine(SETTINGS)
+    play(machine, every(10, angers))
+    before = machine.stage
+    assert machine.on_agent(40.0, AgentSaid(empathy="I understand how")) == [], \
+        "the customer's answer decides"
+    events = play(machine, [Say(end=46, anger=0.2, text="And I've still got no heating.")])
+    assert stages(events) == [Stage.SOLUTION]
+    assert changes(events)[0].previous is before
+    assert changes(events)[0].reason == ("still upset after the agent acknowledged the "
+                                         "feelings ('I understand how')")
+
+
+def test_thanks_or_a_calm_answer_below_still_upset_does_not_move_to_solution() -> None:
+    thanked = StageMachine(SETTINGS)
+    stricter = StageMachine(dataclasses.replace(SETTINGS, still_upset=0.3))
+    for machine, say in [(thanked, Say(end=16, anger=0.2, thanks="thank you")),
+                         (stricter, Say(end=16, anger=0.2, text="It's account four four one."))]:
+        machine.on_agent(10.0, AgentSaid(empathy="I do apologise"))
+        assert machine.stage is Stage.CALM and stages(play(machine, [say])) == []
+
+
+def test_the_answer_to_the_agents_empathy_is_weighed_once() -> None:
+    machine = StageMachine(SETTINGS)
+    machine.on_agent(10.0, AgentSaid(empathy="I do apologise"))
+    play(machine, [Say(end=16, anger=0.0, thanks="thanks")])
+    assert stages(play(machine, [Say(end=24, anger=0.2)])) == [], "a later line is no answer"
+
+
+def test_empathy_leaves_escalate_and_boundary_alone_and_can_be_switched_off() -> None:
+    machine = StageMachine(SETTINGS)
+    empathy = AgentSaid(empathy="I do apologise")
+    machine.on_agent(5.0, AgentSaid(handover="bring in my manager"))
+    machine.on_agent(8.0, empathy)
+    play(machine, [Say(end=12, anger=0.3)])
+    assert machine.stage is Stage.ESCALATE
+    insult = TriggerHit(name="insult", words="you idiot")
+    play(machine, [Say(end=16, anger=0.9, triggers=(insult,))])
+    machine.on_agent(18.0, empathy)
+    play(machine, [Say(end=20, anger=0.9, triggers=(insult,))])
+    assert machine.stage is Stage.BOUNDARY
+    switched_off = StageMachine(dataclasses.replace(SETTINGS, agent_empathy=False))
+    switched_off.on_agent(5.0, empathy)
+    play(switched_off, [Say(end=10, anger=0.2)])
+    assert switched_off.stage is Stage.CALM
 
 
 def test_abuse_sets_a_boundary_then_returns_to_the_ladder_once_it_stops() -> None:

@@ -52,6 +52,8 @@ def test_benign_idioms_are_not_angry(text: str) -> None:
 
 @pytest.mark.parametrize(("letting_off", "blaming"), [
     ("Look, sorry I swore at you. It's not your fault.", "This is your fault."),
+    ("That's hardly your fault, I know.", "That's your fault, I know."),
+    ("It isn't your fault.", "It is your fault."),
     ("I don't blame you.", "I blame you for this."),
     ("I'm not complaining about you.", "I'm complaining about you."),
 ])
@@ -65,6 +67,42 @@ def test_letting_the_agent_off_is_not_contempt(letting_off: str, blaming: str) -
 def test_not_good_enough_is_unacceptable_however_it_is_contracted(text: str) -> None:
     assert '(unacceptable)' in " ".join(WORDS.score(text).evidence)
     assert anger(text) > 0.5
+
+
+@pytest.mark.parametrize(("grievance", "neutral"), [
+    ("Your lot were meant to be here between eight and twelve. It's half past one.",
+     "The engineer is due here between eight and twelve. It's half past ten."),
+    ("The sofa was booked for this morning and nobody came. No call, no text.",
+     "The sofa was booked for this morning and it came at nine."),
+    ("I cancelled our subscription in March, and you've just taken another year off my card.",
+     "I cancelled our subscription in March, and I'd like to check it has stopped."),
+    ("I've been charged for my membership twice this month.",
+     "I've been charged for my membership this month."),
+    ("I'm ringing about my boiler service. Again.", "I'm ringing about my boiler service."),
+    ("Our line's gone down again. Second time this month.",
+     "Our line's gone down. The light is red."),
+])
+def test_a_grievance_told_in_plain_words_reads_as_annoyed(grievance: str, neutral: str) -> None:
+    """The first complaint of an upset caller, which VADER reads as neutral: who was meant to
+    come and did not, money taken that should not have been, the same fault again."""
+    assert anger(grievance) >= 0.4, WORDS.score(grievance).evidence
+    assert anger(neutral) < 0.25
+
+
+@pytest.mark.parametrize(("refusal", "words"), [
+    ("Next Thursday? No. Absolutely not.", "Absolutely not"),
+    ("So no. Neither of those works.", "Neither of those"),
+    ("Thirty five quid? No chance.", "No chance"),
+    ("That's still not good enough.", "still not good enough"),
+])
+def test_a_flat_refusal_is_found_with_its_words(refusal: str, words: str) -> None:
+    assert WORDS.score(refusal).refusal == words
+
+
+@pytest.mark.parametrize("text", ["Thursday works, thanks.", "No, that's fine.",
+                                  "Not yet, I'll check.", "Could you do Friday instead?"])
+def test_an_answer_or_a_counter_offer_is_no_refusal(text: str) -> None:
+    assert WORDS.score(text).refusal == ""
 
 
 def test_nobody_helping_is_angry_although_vader_calls_it_positive() -> None:

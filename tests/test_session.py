@@ -3,6 +3,8 @@ the agent's own words do to the stage."""
 
 from __future__ import annotations
 
+import pytest
+
 from assist.events import (
     Cue,
     Event,
@@ -83,6 +85,30 @@ def test_the_agent_bringing_in_a_supervisor_shows_escalate_with_its_prompt() -> 
     assert change.stage is Stage.ESCALATE
     assert "bring in my team leader" in change.reason
     assert any(isinstance(e, PromptShown) and e.stage is Stage.ESCALATE for e in out)
+
+
+@pytest.mark.parametrize(("agent", "customer", "stage", "reason"), [
+    ("What I can do is send an engineer on Thursday.", "Thursday? No. Absolutely not.",
+     Stage.ESCALATE, "turned down the agent's offer ('What I can do is'): 'Absolutely not'"),
+    ("I understand how frustrating it is to take a day off for nothing.",
+     "It's the third day I've lost.", Stage.SOLUTION,
+     "still upset after the agent acknowledged the feelings ('I understand how')"),
+])
+def test_the_customers_answer_to_what_the_agent_did_moves_the_stage_with_its_prompt(
+        agent: str, customer: str, stage: Stage, reason: str) -> None:
+    session = CallSession(load_pack("default"))
+    assert session.handle(said(8.0, Speaker.AGENT, 1, agent)) == [], "the answer decides"
+    out = session.handle(said(12.0, Speaker.CUSTOMER, 2, customer))
+    change = next(e for e in out if isinstance(e, StageChanged))
+    assert (change.stage, change.reason) == (stage, reason)
+    assert any(isinstance(e, PromptShown) and e.stage is stage for e in out)
+
+
+def test_a_refusal_with_no_offer_before_it_does_not_escalate() -> None:
+    session = CallSession(load_pack("default"))
+    session.handle(said(8.0, Speaker.AGENT, 1, "Can I take your postcode?"))
+    session.handle(said(12.0, Speaker.CUSTOMER, 2, "Absolutely not, I'm not giving you that."))
+    assert session.stage is not Stage.ESCALATE
 
 
 def test_other_agent_words_leave_the_stage_alone() -> None:

@@ -19,6 +19,10 @@ MATCHER = TriggerMatcher()
     # "Supervisor" as tiny.en heard it from synthetic callers.
     ("I'd like to speak to a super minor, please.", "manager_request", "speak to a super minor"),
     ("I'd like to speak to a supermiser, please", "manager_request", "speak to a supermiser"),
+    ("I'd like to speak to the service manager, please.", "manager_request",
+     "speak to the service manager"),
+    ("I want a formal complaint logged, not just a refund.", "manager_request",
+     "formal complaint"),
     ("Please escalate this today", "manager_request", "escalate this"),
     ("Put me through to someone higher up", "manager_request", "someone higher up"),
     ("Just get me someone who can actually fix it!", "manager_request",
@@ -32,6 +36,7 @@ MATCHER = TriggerMatcher()
     ("Waive the fee, or I'm going to Ofcom", "legal_threat", "Ofcom"),
     ("I'll be talking to the press about this", "legal_threat", "talking to the press"),
     ("I'm going to the ombudsman", "legal_threat", "ombudsman"),
+    ("I'm taking you to an employment tribunal", "legal_threat", "tribunal"),
     ("I will report you to trading standards", "legal_threat", "report you to"),
     ("You're an idiot", "insult", "You're an idiot"),
     ("this company is useless", "insult", "useless"),
@@ -67,6 +72,8 @@ def test_trigger_fires_with_its_words(text: str, name: str, words: str) -> None:
     "And look, sorry about the idiots thing.",  # an insult quoted to take it back
     "Sorry for calling you useless earlier.",
     "I need someone who can fix my boiler this week.",  # a calm request for an engineer
+    "Can I speak to you about my bill?",  # the agent, not someone above them
+    "I don't want a formal complaint, I just want it fixed.",
 ])
 def test_negated_or_harmless_sentences_fire_nothing(text: str) -> None:
     assert MATCHER.find(text) == ()

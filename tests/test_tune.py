@@ -353,10 +353,30 @@ def test_machine_only_replay_hears_the_agent_hand_over(default_source: PackSourc
     call = dataclasses.replace(call, events=(*call.events, said), duration=t + 6)
     pack = pack_with(default_source, ())
     full = replay_call(pack, call)
-    assert [i.handover for i in full.inputs if i.kind == "handover"] == ["bring in my supervisor"]
+    assert [i.agent.handover for i in full.inputs
+            if i.kind == "agent" and i.agent] == ["bring in my supervisor"]
     assert full.changes[-1].stage is Stage.ESCALATE
     without = pack_with(default_source, (Override("escalation.agent_handover", False),))
     assert replay_machine(pack.escalation, full.inputs)[-1].stage is Stage.ESCALATE
+    assert Stage.ESCALATE not in {c.stage for c in replay_machine(without.escalation,
+                                                                  full.inputs)}
+
+
+def test_machine_only_replay_hears_the_offer_turned_down(default_source: PackSource) -> None:
+    call = synthetic_call(random.Random(5), "offer", utterances=4)
+    t = call.duration
+    offer = FinalText(t=t + 3, end=t + 3, start=t, speaker=Speaker.AGENT, utterance_id=98,
+                      text="What I can do is send an engineer on Thursday.")
+    refusal = FinalText(t=t + 7, end=t + 7, start=t + 5, speaker=Speaker.CUSTOMER,
+                        utterance_id=99, text="Thursday? No. Absolutely not.")
+    call = dataclasses.replace(call, events=(*call.events, offer, refusal), duration=t + 9)
+    pack = pack_with(default_source, ())
+    full = replay_call(pack, call)
+    assert [i.agent.offer for i in full.inputs
+            if i.kind == "agent" and i.agent] == ["What I can do is"]
+    assert full.changes[-1].stage is Stage.ESCALATE
+    assert replay_machine(pack.escalation, full.inputs)[-1].stage is Stage.ESCALATE
+    without = pack_with(default_source, (Override("escalation.offer_refused", False),))
     assert Stage.ESCALATE not in {c.stage for c in replay_machine(without.escalation,
                                                                   full.inputs)}
 

@@ -1,20 +1,33 @@
-"""The agent's own words saying they are bringing in a supervisor: the call is escalated.
+"""What the agent's own words say they have done: brought in a supervisor, acknowledged the
+customer's feelings, offered a fix. The stage machine uses it (``StageMachine.on_agent``) to
+keep the prompt on the playbook's next step; only recordings and live calls with the agent's
+channel have these words, and a customer-only call never hears any.
 
-The playbook's escalate step is the agent telling the customer they are bringing in a
+**Handover.** The playbook's escalate step is the agent telling the customer they are bringing in a
 supervisor, and handing everything over. Once the agent has said so ("I'm going to bring in
 my team leader"), the escalate prompt is what they need on screen, however the customer's
-last line sounded. Only recordings and live calls with the agent's channel have these words;
-a customer-only call never hears one.
+last line sounded.
 
 Transferring to another department ("I'll put you through to billing") is not escalation,
 and nor is a specialist doing the fix ("our engineer will look at it"): the phrase must name
 someone above the agent. A negator just before it cancels it ("I can't get my manager right
 now").
+
+**Empathy.** "I understand how frustrating that is", "I do apologise for the wasted day": the
+playbook's empathize step, done. Its next row, offer a solution, is for when the feelings
+have been acknowledged and anger is still present. A bare "sorry" is not enough: agents say
+it to calm callers all day ("sorry, could you spell that?").
+
+**Offer.** "What I can do is book you in for Thursday", "I can offer a fifty pound credit":
+the agent has made the effort the playbook's escalate row speaks of ("still dissatisfied after
+real effort"). The offer itself changes nothing; the customer's reply decides (see
+:meth:`assist.escalation.StageMachine.on_offer`).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from assist.scoring.lexicon import compile_phrase, is_negated
 
@@ -37,8 +50,66 @@ HANDOVER: tuple[re.Pattern[str], ...] = tuple(compile_phrase(p) for p in (
 
 
 def find_handover(text: str) -> str:
-    """The words in which the agent brings in someone senior (the earliest such phrase that
-    no negator cancels), or "" if there are none."""
-    found = [match for pattern in HANDOVER for match in pattern.finditer(text)
+    """The words in which the agent brings in someone senior, or "" if there are none."""
+    return _earliest(HANDOVER, text)
+
+
+_FIX = (r"(?:offer|give|send|book|arrange|refund|credit|waive|get|move|rebook|reschedule|"
+        r"replace|reimburse|cover|knock|upgrade|courier|cancel|switch)")
+"""What an agent does to put a problem right (not "check", "see" or "look", which are not
+yet an offer)."""
+
+OFFER: tuple[re.Pattern[str], ...] = tuple(compile_phrase(p) for p in (
+    rf"(?:i|we) (?:can|could) (?:also |still |definitely )?{_FIX}",
+    rf"(?:i'?ll|i will|we'?ll|we will|let me|i'?m able to|we'?re able to) (?:\w+ )?{_FIX}",
+    r"what (?:i|we) can do is", r"the best (?:i|we) can (?:do|offer)",
+    r"how about", r"would (?:you like|it help|that help|you accept|you be happy with)",
+    r"(?:the )?(?:earliest|next available|first available) (?:slot|appointment|date|visit|"
+    r"engineer|technician|flight|sailing|delivery)",
+))
+
+
+def find_offer(text: str) -> str:
+    """The words in which the agent offers a fix, or "" if there are none."""
+    return _earliest(OFFER, text)
+
+
+EMPATHY: tuple[re.Pattern[str], ...] = tuple(compile_phrase(p) for p in (
+    r"i (?:completely |totally |really |fully |can |do )?understand (?:how|why|your|what)",
+    r"frustrat\w*|upsetting|stressful|infuriating|maddening|worrying|disappointing|exhausting",
+    r"i can (?:hear|imagine|see) (?:how|why|that|you'?re|you are)",
+    r"(?:that|this|it) must (?:be|have been|feel)",
+    r"i(?:'m| am) (?:so |really |very |truly |genuinely |terribly )sorry",
+    r"i (?:do |sincerely |really |truly )?apologi[sz]e",
+    r"(?:you have|you'?ve got) every right", r"no wonder you",
+    r"you(?:'re| are) (?:right|quite right|absolutely right) to",
+))
+
+
+def find_empathy(text: str) -> str:
+    """The words in which the agent acknowledges the customer's feelings, or "" if none."""
+    return _earliest(EMPATHY, text)
+
+
+@dataclass(frozen=True)
+class AgentSaid:
+    """What one agent utterance has done, as the words that did it ("" where it did not)."""
+
+    handover: str = ""
+    empathy: str = ""
+    offer: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.handover or self.empathy or self.offer)
+
+
+def read_agent(text: str) -> AgentSaid:
+    return AgentSaid(handover=find_handover(text), empathy=find_empathy(text),
+                     offer=find_offer(text))
+
+
+def _earliest(patterns: tuple[re.Pattern[str], ...], text: str) -> str:
+    """The earliest match of any pattern that no negator just before it cancels."""
+    found = [match for pattern in patterns for match in pattern.finditer(text)
              if not is_negated(text, match.start())]
     return min(found, key=lambda match: match.start()).group(0) if found else ""

@@ -96,6 +96,17 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"(?:still )?(?:haven'?t|have not|didn'?t|did not) (?:received|get|got) (?:it|my|the|"
                r"a|any)",
                rf"lost my {_GOODS}")
+    + _entries("no-show", 0.45,
+               r"(?:nobody|no one|no-one) (?:came|turned up|showed up|showed|rang|called|arrived)",
+               r"no (?:call|phone call|text|email|note|message),? (?:no|nothing)")
+    + _entries("wrongly charged", 0.45,
+               r"cancell?ed (?:[\w,]+ ){0,6}(?:and|but) (?:you'?ve|you have|you) (?:still |just |"
+               r"now )?(?:taken|charged|billed|debited)",
+               r"you'?ve (?:just |now |still )?(?:taken|charged|billed|debited) (?:me )?(?:another|"
+               r"again|twice|the full)",
+               r"(?:charged|billed|taken|paid) (?:[\w,]+ ){0,6}(?:twice|two times|double)",
+               r"double[- ]charged",
+               r"(?:i'?ve|i have) never (?:heard of|ordered|bought|used|authori[sz]ed|made)")
     + _entries("nobody helping", 0.55,
                r"(?:nobody|no one|no-one|none of you) (?:\w+ ){0,3}(?:help|helps|helping|helped|"
                r"listen|listens|listening|cares?|fix|fixed|answers?|bothered|called back|tell|"
@@ -123,7 +134,10 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"(?:you|someone|somebody|they) (?:said|promised|promises|told me)",
                r"(?:i )?was (?:told|promised)",
                r"(?:broken|leaking|failing|failed|wrong|stopped working|happening) again",
-               r"supposed to (?:be|have|arrive|call|get)", r"still (?:not|isn'?t|hasn'?t been) "
+               r"(?:supposed|meant) to (?:be|have|arrive|call|ring|get|come|turn up)",
+               r"supposedly", r"(?:gone|went|go|is|are|it'?s) (?:down|off|out|wrong) again",
+               r"packed (?:in|up) again", r"(?<=[.!?] )again(?=[.!?])", r"^again(?=[.!?])",
+               r"still (?:not|isn'?t|hasn'?t been) "
                r"(?:fixed|resolved|sorted|working|done)", r"(?:still )?doesn'?t work",
                r"keeps? (?:breaking|failing|crashing|dropping)",
                r"(?:declined|rejected|refused|bounced|failed|cancell?ed) (?:\w+ ){0,3}"
@@ -164,6 +178,7 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"shameful", r"shame on", r"despicable", r"unfair", r"excuses?", r"blame",
                r"fault", r"complain(?:ing|t|ts)?", r"lies", r"scam(?:med|mers?)?",
                r"rip(?:ped)? ?off", negatable=False)
+    + _entries("blame", 0.35, r"your lot", r"you lot")
     + _entries("dismissive", 0.45,
                r"who cares", r"(?:i|we) (?:really )?(?:don'?t|do not|couldn'?t) (?:even )?care",
                r"doesn'?t matter", r"don'?t bother", r"get out of here", r"so what",
@@ -220,6 +235,7 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"every (?:single )?time", r"(?:not|yet|once) again", r"here we go again",
                r"for the (?:last|hundredth|millionth|umpteenth) time", r"over and over",
                r"(?:this is|that'?s|it'?s|this'?s) the (?:second|third|fourth|fifth) time",
+               r"(?:second|third|fourth|fifth) time (?:this|in) (?:week|month|year|a row)",
                r"(?:second|third|fourth|fifth) time (?:this|that|it'?s|it has) (?:has )?"
                r"happened")
 )
@@ -232,7 +248,8 @@ BENIGN_PHRASES: tuple[re.Pattern[str], ...] = tuple(compile_phrase(p) for p in (
     r"not (?:angry|annoyed|upset|mad) at all", r"(?:i'?m|i am) not (?:angry|annoyed|upset|mad)",
     r"no need (?:to|for)", r"(?:don'?t|do not) need",
     # Letting the agent off, often inside an apology ("sorry I snapped, it's not your fault").
-    r"not (?:your|you(?:r)? guys'?|the agent'?s) fault", r"(?:don'?t|do not) blame you",
+    r"(?:not|isn'?t|wasn'?t|hardly|never) (?:really |exactly )?(?:your|you(?:r)? guys'?|"
+    r"the agent'?s) fault", r"(?:don'?t|do not) blame you",
     r"(?:i'?m|i am) not complaining",
     # Swearing as delight or surprise: the swear word intensifies something good.
     r"(?:hell|heck) (?:yeah|yes|yea|yeh|yep)", r"holy (?:shit|crap|cow|hell|fuck|moly)",
@@ -337,6 +354,19 @@ def find_apology(text: str) -> str:
 THANKS: re.Pattern[str] = compile_phrase(r"thank you|thanks|cheers")
 THANKLESS: re.Pattern[str] = compile_phrase(r"thanks (?:for nothing|a bunch|a lot)")
 """Thanks said sarcastically, which is no sign of relief."""
+
+
+REFUSAL: re.Pattern[str] = compile_phrase(
+    r"absolutely not|no chance|(?:neither|none) of (?:those|them|these)|"
+    r"(?:still )?(?:not|isn'?t) (?:good enough|acceptable|an option)|unacceptable")
+"""Turning something down flatly ("No. Absolutely not.", "Neither of those works"). Said in
+reply to the agent's offer, it is the playbook's "still dissatisfied after real effort"."""
+
+
+def find_refusal(text: str) -> str:
+    """The words of the first flat refusal, or "" if none."""
+    match = REFUSAL.search(text)
+    return match.group(0) if match else ""
 
 
 def find_thanks(text: str) -> str:

@@ -18,16 +18,19 @@ from assist.scoring.lexicon import NUMBER, compile_phrase, is_apologised_for, is
 _ORDINAL = (r"(?:second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|umpteenth|"
             r"hundredth|\d+(?:st|nd|rd|th))")
 _STAFF = r"(?:manager|supervisor|boss|team leader|line manager|someone in charge)"
+_SENIOR = rf"(?:a |your |the |my )?(?:\w+ )?{_STAFF}"
+"""Whoever is above the agent, with one word of title: "the duty manager", "a shift supervisor"."""
 _REGULATOR = (r"(?:ofcom|ofgem|ofwat|the fca|the ico|the cma|citizens advice|the fcc|the ftc|"
               r"the cfpb|the attorney general|the bbb)")
 """Regulators by name (UK and US): "I'm going to Ofcom" is the same threat as "the regulator"."""
 
 BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
     "manager_request": (
-        rf"(?:speak|talk|speaking|talking) (?:to|with) (?:a |your |the |my )?{_STAFF}",
-        rf"(?:get|want|need|put me through to|transfer me to|connect me to) (?:me )?"
-        rf"(?:a |your |the )?{_STAFF}",
+        rf"(?:speak|talk|speaking|talking) (?:to|with) {_SENIOR}",
+        rf"(?:get|want|need|put me through to|transfer me to|connect me to) (?:me )?{_SENIOR}",
         r"escalate (?:this|it|my (?:complaint|case|issue))",
+        # Taking it above the agent in writing, as the playbook's "escalate" stage answers.
+        r"formal complaint",
         r"someone (?:higher up|more senior|senior|in charge|above you)",
         # "Actually" says the person on the line cannot: "get me someone who can actually fix
         # it". Without it ("someone who can fix my boiler") it is a calm request for an engineer.
@@ -58,7 +61,7 @@ BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
         # Not "court" alone: "18 Maple Court" is an address.
         r"(?:take|taking|drag|dragging|see) (?:you|this|it|them|your company) (?:to|in) court",
         r"(?:go|going|went) to court", r"court (?:action|case|claim|order)", r"ombudsman",
-        r"small claims", r"legal action", r"report (?:you|this|it) to",
+        r"small claims", r"tribunal", r"legal action", r"report (?:you|this|it) to",
         r"trading standards", r"better business bureau", r"consumer protection",
         r"regulators?", r"chargeback", _REGULATOR,
         r"(?:go|going|went|talk|talking|speak|speaking) to the (?:press|papers|media|news)",

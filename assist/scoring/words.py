@@ -40,6 +40,7 @@ from assist.scoring.lexicon import (
     benign_spans,
     find_apology,
     find_hits,
+    find_refusal,
     find_thanks,
     for_vader,
     normalize,
@@ -110,6 +111,8 @@ class WordScore:
     """The words with which the speaker apologised, "" if they did not."""
     thanks: str = ""
     """The words with which the speaker thanked the agent, "" if they did not."""
+    refusal: str = ""
+    """The words with which the speaker flatly turned something down, "" if they did not."""
 
 
 class WordScorer:
@@ -147,7 +150,8 @@ class WordScorer:
         return WordScore(anger=_clip(lexical + self._tone_weight * tone.lift),
                          evidence=_evidence(hits, compound, angriest, intensity, tone),
                          triggers=triggers, vader_compound=compound,
-                         apology=find_apology(text), thanks=find_thanks(text))
+                         apology=find_apology(text), thanks=find_thanks(text),
+                         refusal=find_refusal(text))
 
     def _compound(self, text: str) -> float:
         return float(self._vader.polarity_scores(text)["compound"]) if text.strip() else 0.0

@@ -41,6 +41,7 @@ from assist.events import (
 from assist.pipeline import TICK_EVERY_S
 from assist.prompts import PromptPack
 from assist.scoring import NO_SPEECH_CUE, CallScorer
+from assist.scoring.agent import AgentSaid
 from assist.scoring.settings import ScoringSettings
 from assist.session import CallSession
 from assist.tune.cache import CachedCall
@@ -54,15 +55,14 @@ E = TypeVar("E", bound=Event)
 
 @dataclass(frozen=True)
 class MachineInput:
-    """One call into the stage machine: ``kind`` is voice, triggers, scored, handover or
-    tick."""
+    """One call into the stage machine: ``kind`` is voice, triggers, scored, agent or tick."""
 
     kind: str
     t: float
     voice: VoiceCue | None = None
     hits: tuple[TriggerHit, ...] = ()
     scored: UtteranceScored | None = None
-    handover: str = ""
+    agent: AgentSaid | None = None
 
 
 @dataclass(frozen=True)
@@ -138,9 +138,9 @@ class _RecordingMachine:
         self.inputs.append(MachineInput("triggers", t, hits=hits))
         return self.machine.on_triggers(t, hits)
 
-    def on_handover(self, t: float, words: str) -> list[Event]:
-        self.inputs.append(MachineInput("handover", t, handover=words))
-        return self.machine.on_handover(t, words)
+    def on_agent(self, t: float, said: AgentSaid) -> list[Event]:
+        self.inputs.append(MachineInput("agent", t, agent=said))
+        return self.machine.on_agent(t, said)
 
     def tick(self, t: float) -> list[Event]:
         self.inputs.append(MachineInput("tick", t))
@@ -184,8 +184,9 @@ def _feed(machine: StageMachine, item: MachineInput) -> list[Event]:
     if item.kind == "voice":
         assert item.voice is not None
         return machine.on_voice(item.voice)
-    if item.kind == "handover":
-        return machine.on_handover(item.t, item.handover)
+    if item.kind == "agent":
+        assert item.agent is not None
+        return machine.on_agent(item.t, item.agent)
     return machine.on_triggers(item.t, item.hits)
 
 
