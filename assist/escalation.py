@@ -374,9 +374,9 @@ class StageMachine:
     def on_triggers(self, t: float, hits: tuple[TriggerHit, ...]) -> list[Event]:
         """Triggers heard in partial text, before the utterance is scored. They act at once,
         but the final text must confirm them (see :meth:`_misheard`)."""
+        before = self._partial_force[0] if self._partial_force else self._stage
         out = self._apply_triggers(self._advance(t), hits)
         if out and self._forced_by is not None:
-            before = self._partial_force[0] if self._partial_force else out[0].previous
             self._partial_force = (before, self._forced_by)
         return out
 

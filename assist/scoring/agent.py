@@ -3,10 +3,10 @@ customer's feelings, offered a fix. The stage machine uses it (``StageMachine.on
 keep the prompt on the playbook's next step; only recordings and live calls with the agent's
 channel have these words, and a customer-only call never hears any.
 
-**Handover.** The playbook's escalate step is the agent telling the customer they are bringing in a
-supervisor, and handing everything over. Once the agent has said so ("I'm going to bring in
-my team leader"), the escalate prompt is what they need on screen, however the customer's
-last line sounded.
+**Handover.** The playbook's escalate step is the agent telling the customer they are
+bringing in a supervisor, and handing everything over. Once the agent has said so ("I'm going
+to bring in my team leader"), the escalate prompt is what they need on screen, however the
+customer's last line sounded.
 
 Transferring to another department ("I'll put you through to billing") is not escalation,
 and nor is a specialist doing the fix ("our engineer will look at it"): the phrase must name
@@ -21,7 +21,7 @@ it to calm callers all day ("sorry, could you spell that?").
 **Offer.** "What I can do is book you in for Thursday", "I can offer a fifty pound credit":
 the agent has made the effort the playbook's escalate row speaks of ("still dissatisfied after
 real effort"). The offer itself changes nothing; the customer's reply decides (see
-:meth:`assist.escalation.StageMachine.on_offer`).
+:meth:`assist.escalation.StageMachine.on_agent`).
 """
 
 from __future__ import annotations
