@@ -33,6 +33,10 @@ How the stage moves (all numbers live in :class:`EscalationSettings`, i.e. a pac
   (``agent_handover``; needs the agent's channel, see :mod:`assist.scoring.agent`): they
   have escalated, and the escalate prompt (hand over everything said and done) is what they
   need on screen.
+- **Empathize** once the agent has reflected back the problem ("So you cancelled in March and
+  were charged again"; ``agent_reflect``; needs the agent's channel) and the customer's answer
+  is neither thanks nor relief: the playbook's "frustration persists". The agent heard the
+  frustration that made them reflect, even when the words and voice scored low.
 - **Offer solution** once the agent has acknowledged the customer's feelings ("I understand how
   frustrating that is"; ``agent_empathy``; needs the agent's channel) and the customer's
   answer is neither thanks nor relief: the playbook's "feelings acknowledged, anger still
@@ -88,6 +92,8 @@ RAISED = frozenset({Stage.REFLECT, Stage.EMPATHIZE, Stage.SOLUTION, Stage.ESCALA
                     Stage.BOUNDARY})
 FEELINGS_FIRST = frozenset({Stage.CALM, Stage.REFLECT, Stage.EMPATHIZE})
 """Stages in which the agent acknowledging the feelings moves the ladder on to offer solution."""
+BEFORE_EMPATHY = frozenset({Stage.CALM, Stage.REFLECT})
+"""Stages in which the agent reflecting back the problem moves the ladder on to empathize."""
 FORCEABLE = frozenset({Stage.ESCALATE, Stage.BOUNDARY})
 """Stages a trigger may force; the ladder rungs are earned by the level alone."""
 
@@ -217,13 +223,17 @@ class EscalationSettings:
     agent_handover: bool = setting(
         True, "Show escalate as soon as the agent says they are bringing in a supervisor or "
         "manager (needs the agent's channel).")
+    agent_reflect: bool = setting(
+        True, "Move on to empathize when the agent has reflected back the problem (\"So you "
+        "cancelled in March and...\") and the answer is not thanks and at least still_upset; "
+        "needs the agent's channel.")
     agent_empathy: bool = setting(
         True, "Move on to offer solution when the agent has acknowledged the customer's "
         "feelings (\"I understand how frustrating that is\") and the answer is not thanks "
         "and at least still_upset; needs the agent's channel.")
     still_upset: float = setting(
-        0.0, "Fused anger at or above which the customer's answer to the agent's empathy "
-        "counts as anger still present; 0 counts any answer that is not thanks or relief "
+        0.0, "Fused anger at or above which the customer's answer to the agent's reflection "
+        "or empathy counts as still upset; 0 counts any answer that is not thanks or relief "
         "(the agent heard the upset).", lo=0.0, hi=1.0)
     offer_refused: bool = setting(
         True, "Show escalate as soon as the customer flatly turns down the agent's offer "
@@ -305,6 +315,7 @@ class StageMachine:
         self._high_since: float | None = None
         self._high_replies = 0
         self._acknowledged = ""
+        self._reflected = ""
         self._forced_by: TriggerHit | None = None
         self._partial_force: tuple[Stage, TriggerHit] | None = None
         self._raised_since: float | None = None
@@ -381,8 +392,9 @@ class StageMachine:
         return out
 
     def on_agent(self, t: float, said: AgentSaid) -> list[Event]:
-        """What the agent has just done: a handover escalates at once; empathy and an offer
-        wait for the customer's answer (see :meth:`_still_upset` and :meth:`_turned_down`)."""
+        """What the agent has just done: a handover escalates at once; a reflection, empathy
+        and an offer wait for the customer's answer (see :meth:`_still_upset` and
+        :meth:`_turned_down`)."""
         now = self._advance(t)
         if said.offer:
             self._offer = said.offer
@@ -392,6 +404,8 @@ class StageMachine:
                                f"the agent is bringing in a supervisor: '{said.handover}'")]
         if said.empathy:
             self._acknowledged = said.empathy
+        if said.reflection:
+            self._reflected = said.reflection
         return []
 
     def tick(self, t: float) -> list[Event]:
@@ -584,17 +598,24 @@ class StageMachine:
         return LADDER[min(LADDER.index(before) + 1, len(LADDER) - 1)]
 
     def _still_upset(self, now: float, event: UtteranceScored) -> list[Event]:
-        """Offer solution once the agent has acknowledged the feelings and the customer's
-        answer is not thanks or relief: the playbook's "feelings acknowledged, anger still
-        present". Judged after the answer is absorbed, so an offer is later weighed against
-        the level the answer left, not against the level before it."""
+        """The next rung once the agent has done this one and the customer's answer is not
+        thanks or relief: empathize after a reflection ("frustration persists"), offer
+        solution after empathy ("feelings acknowledged, anger still present"). Judged after
+        the answer is absorbed, so an offer is later weighed against the level the answer
+        left, not against the level before it."""
         empathy, self._acknowledged = self._acknowledged, ""
-        if (not empathy or not self.settings.agent_empathy
-                or self._stage not in FEELINGS_FIRST or event.thanks
-                or self._sounds_relieved(event) or event.anger < self.settings.still_upset):
+        reflection, self._reflected = self._reflected, ""
+        settings = self.settings
+        if (event.thanks or self._sounds_relieved(event)
+                or event.anger < settings.still_upset):
             return []
-        return [self._move(now, Stage.SOLUTION, f"still upset after the agent acknowledged "
-                                                f"the feelings ('{empathy}')")]
+        if empathy and settings.agent_empathy and self._stage in FEELINGS_FIRST:
+            return [self._move(now, Stage.SOLUTION, f"still upset after the agent acknowledged "
+                                                    f"the feelings ('{empathy}')")]
+        if reflection and settings.agent_reflect and self._stage in BEFORE_EMPATHY:
+            return [self._move(now, Stage.EMPATHIZE, f"still upset after the agent reflected "
+                                                     f"back the problem ('{reflection}')")]
+        return []
 
     def _turned_down(self, now: float, event: UtteranceScored) -> list[Event]:
         """Escalate if this utterance flatly refuses the offer the agent has just made."""

@@ -1,11 +1,18 @@
-"""What the agent's own words say they have done: a handover to a supervisor, empathy, an
-offer of a fix (assist.scoring.agent)."""
+"""What the agent's own words say they have done: a handover to a supervisor, a reflection of
+the problem, empathy, an offer of a fix (assist.scoring.agent)."""
 
 from __future__ import annotations
 
 import pytest
 
-from assist.scoring.agent import AgentSaid, find_empathy, find_handover, find_offer, read_agent
+from assist.scoring.agent import (
+    AgentSaid,
+    find_empathy,
+    find_handover,
+    find_offer,
+    find_reflection,
+    read_agent,
+)
 
 
 @pytest.mark.parametrize(("line", "words"), [
@@ -85,7 +92,38 @@ def test_a_bare_sorry_or_a_puzzle_is_no_empathy(line: str) -> None:
     assert find_empathy(line) == ""
 
 
+@pytest.mark.parametrize(("line", "words"), [
+    ("So the parcel that should have come on Monday still hasn't arrived.", "So the"),
+    ("So you cancelled in March, and you've been charged again. Can I take the email?",
+     "So you"),
+    ("Okay, so you can't get into the app at all, and your rent is due today.",
+     "Okay, so you"),
+    ("Oh no. So you've arrived after a five hour drive and the barn isn't ready.",
+     "Oh no. So you've"),
+    # As tiny.en writes a spoken "So ...": with a comma.
+    ("So, the letter says the claim is split liability.", "So, the"),
+    ("Right. Let me make sure I've got this right: the engineer never came?",
+     "Let me make sure I've got this"),
+])
+def test_the_problem_said_back_is_a_reflection(line: str, words: str) -> None:
+    assert find_reflection(line) == words
+
+
+@pytest.mark.parametrize("line", [
+    "So you'd like to move your flight to the eleventh?",
+    "So you want the full gym and swim membership?",
+    "So you can pick it up from the depot after two.",
+    "So the earliest slot is Thursday morning.",
+    "I'll check that now, so you don't have to ring back.",
+    "Sure, let me pull that up. What's the last name?",
+])
+def test_a_request_a_next_step_or_a_mid_sentence_so_is_no_reflection(line: str) -> None:
+    assert find_reflection(line) == ""
+
+
 def test_one_utterance_can_acknowledge_and_offer_at_once() -> None:
     said = read_agent("I do apologise for that. What I can do is send a new one today.")
     assert said == AgentSaid(empathy="I do apologise", offer="What I can do is")
+    assert read_agent("So your boiler's gone again. Let me check.") == AgentSaid(
+        reflection="So your")
     assert not read_agent("Can I take your postcode, please?")

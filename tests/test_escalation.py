@@ -381,6 +381,40 @@ def test_empathy_leaves_escalate_and_boundary_alone_and_can_be_switched_off() ->
     assert switched_off.stage is Stage.CALM
 
 
+@pytest.mark.parametrize("angers", [[], [0.1], [0.1, 0.5]])
+def test_still_upset_after_the_agent_reflected_back_the_problem_moves_on_to_empathize(
+        angers: list[float]) -> None:
+    machine = StageMachine(SETTINGS)
+    play(machine, every(10, angers))
+    before = machine.stage
+    assert before in (Stage.CALM, Stage.REFLECT)
+    assert machine.on_agent(30.0, AgentSaid(reflection="So you")) == [], \
+        "the customer's answer decides"
+    events = play(machine, [Say(end=36, anger=0.05, text="Yes. Same email as the last two times.")])
+    assert stages(events) == [Stage.EMPATHIZE]
+    assert changes(events)[0].previous is before
+    assert changes(events)[0].reason == ("still upset after the agent reflected back the "
+                                         "problem ('So you')")
+
+
+def test_a_reflection_answered_with_thanks_or_said_past_empathize_moves_nothing() -> None:
+    thanked = StageMachine(SETTINGS)
+    thanked.on_agent(10.0, AgentSaid(reflection="So the"))
+    assert stages(play(thanked, [Say(end=16, anger=0.0, thanks="thanks")])) == []
+    offered = StageMachine(SETTINGS)
+    offered.on_agent(10.0, AgentSaid(empathy="I do apologise"))
+    play(offered, [Say(end=16, anger=0.3)])
+    offered.on_agent(20.0, AgentSaid(reflection="So you"))
+    assert stages(play(offered, [Say(end=26, anger=0.3)])) == [], "no rung down to empathize"
+    both = StageMachine(SETTINGS)
+    both.on_agent(10.0, AgentSaid(reflection="So you", empathy="I do apologise"))
+    assert stages(play(both, [Say(end=16, anger=0.2)])) == [Stage.SOLUTION], \
+        "empathy done as well: the rung after it"
+    switched_off = StageMachine(dataclasses.replace(SETTINGS, agent_reflect=False))
+    switched_off.on_agent(10.0, AgentSaid(reflection="So you"))
+    assert stages(play(switched_off, [Say(end=16, anger=0.2)])) == []
+
+
 def test_abuse_sets_a_boundary_then_returns_to_the_ladder_once_it_stops() -> None:
     machine = StageMachine(SETTINGS)
     insult = TriggerHit(name="insult", words="you idiot")

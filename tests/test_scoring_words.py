@@ -45,7 +45,9 @@ def test_angry_sentences_score_above_their_neutral_twins(angry: str, neutral: st
 
 
 @pytest.mark.parametrize("text", ["No problem at all", "no worries, thanks", "Not bad, cheers",
-                                  "Thank you, that's great"])
+                                  "Thank you, that's great",
+                                  "My bad, I gave you the old number.",
+                                  "It was probably my own mistake."])
 def test_benign_idioms_are_not_angry(text: str) -> None:
     assert anger(text) < 0.1
 
@@ -56,6 +58,9 @@ def test_benign_idioms_are_not_angry(text: str) -> None:
     ("It isn't your fault.", "It is your fault."),
     ("I don't blame you.", "I blame you for this."),
     ("I'm not complaining about you.", "I'm complaining about you."),
+    # Blaming oneself.
+    ("My premium didn't go through. That'll be my fault, I changed banks.",
+     "My premium didn't go through. That'll be your fault, you changed the form."),
 ])
 def test_letting_the_agent_off_is_not_contempt(letting_off: str, blaming: str) -> None:
     assert anger(letting_off) < 0.25

@@ -93,6 +93,9 @@ def test_the_agent_bringing_in_a_supervisor_shows_escalate_with_its_prompt() -> 
     ("I understand how frustrating it is to take a day off for nothing.",
      "It's the third day I've lost.", Stage.SOLUTION,
      "still upset after the agent acknowledged the feelings ('I understand how')"),
+    ("So the engineer never came, and you'd taken the day off. What's the postcode?",
+     "B S six, four Q T. And nobody rang to say.", Stage.EMPATHIZE,
+     "still upset after the agent reflected back the problem ('So the')"),
 ])
 def test_the_customers_answer_to_what_the_agent_did_moves_the_stage_with_its_prompt(
         agent: str, customer: str, stage: Stage, reason: str) -> None:

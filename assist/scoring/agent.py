@@ -1,7 +1,8 @@
-"""What the agent's own words say they have done: brought in a supervisor, acknowledged the
-customer's feelings, offered a fix. The stage machine uses it (``StageMachine.on_agent``) to
-keep the prompt on the playbook's next step; only recordings and live calls with the agent's
-channel have these words, and a customer-only call never hears any.
+"""What the agent's own words say they have done: brought in a supervisor, reflected back the
+problem, acknowledged the customer's feelings, offered a fix. The stage machine uses it
+(``StageMachine.on_agent``) to keep the prompt on the playbook's next step; only recordings
+and live calls with the agent's channel have these words, and a customer-only call never
+hears any.
 
 **Handover.** The playbook's escalate step is the agent telling the customer they are
 bringing in a supervisor, and handing everything over. Once the agent has said so ("I'm going
@@ -12,6 +13,13 @@ Transferring to another department ("I'll put you through to billing") is not es
 and nor is a specialist doing the fix ("our engineer will look at it"): the phrase must name
 someone above the agent. A negator just before it cancels it ("I can't get my manager right
 now").
+
+**Reflection.** "So you cancelled in March and we've charged you again": the playbook's reflect
+back step, done, in the shape of its own example ("So the parcel that should have come on
+Monday still hasn't arrived."): a sentence that opens with "So" and says the customer's
+situation back. Its next row, empathize, is for when the frustration persists. Reading back a
+request ("so you'd like to move to the eleventh") or an answer ("so the earliest slot is
+Thursday") is not reflecting a problem, and neither is "so" inside a sentence.
 
 **Empathy.** "I understand how frustrating that is", "I do apologise for the wasted day": the
 playbook's empathize step, done. Its next row, offer a solution, is for when the feelings
@@ -86,6 +94,28 @@ EMPATHY: tuple[re.Pattern[str], ...] = tuple(compile_phrase(p) for p in (
 ))
 
 
+_LEAD_IN = r"(?:(?:okay|ok|right|alright|oh no|oh dear|i see|sure|yes|yeah)[,.!]? )?"
+"""What an agent says before the "So" of a paraphrase: "Okay, so you...", "Oh no. So the..."."""
+_NOT_A_PROBLEM = (r"(?!(?:(?:'d| would) like|'d prefer| want| need| just (?:want|need)|"
+                  r"(?:'re| are) (?:looking|after|hoping|wanting|calling to)|"
+                  r" can| could| should|'ll| will| may| might)(?![\w']))")
+"""After "so you": a request or a next step read back, not a problem."""
+_NOT_AN_OFFER = r"(?! earliest| next available| first available| best (?:i|we) can)"
+
+REFLECTION: tuple[re.Pattern[str], ...] = tuple(compile_phrase(p) for p in (
+    rf"(?:(?<=^)|(?<=[.!?] )){_LEAD_IN}so,? (?:you{_NOT_A_PROBLEM}(?:'ve|'re|'d)?|your|"
+    rf"the{_NOT_AN_OFFER}|this|after|even|with|of|since|what (?:came|arrived|turned up)|"
+    rf"it'?s (?:been|now|still)|there'?s|nobody|no one)",
+    r"let me (?:just )?(?:make sure|check) i(?:'ve| have) (?:got|understood) (?:this|that|it|you)",
+    r"just so i(?:'m| am)? (?:clear|sure|understand)", r"if i(?:'ve| have) understood",
+))
+
+
+def find_reflection(text: str) -> str:
+    """The words with which the agent starts saying the customer's problem back, or ""."""
+    return _earliest(REFLECTION, text)
+
+
 def find_empathy(text: str) -> str:
     """The words in which the agent acknowledges the customer's feelings, or "" if none."""
     return _earliest(EMPATHY, text)
@@ -98,14 +128,15 @@ class AgentSaid:
     handover: str = ""
     empathy: str = ""
     offer: str = ""
+    reflection: str = ""
 
     def __bool__(self) -> bool:
-        return bool(self.handover or self.empathy or self.offer)
+        return bool(self.handover or self.empathy or self.offer or self.reflection)
 
 
 def read_agent(text: str) -> AgentSaid:
     return AgentSaid(handover=find_handover(text), empathy=find_empathy(text),
-                     offer=find_offer(text))
+                     offer=find_offer(text), reflection=find_reflection(text))
 
 
 def _earliest(patterns: tuple[re.Pattern[str], ...], text: str) -> str:

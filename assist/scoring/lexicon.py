@@ -251,6 +251,9 @@ BENIGN_PHRASES: tuple[re.Pattern[str], ...] = tuple(compile_phrase(p) for p in (
     r"(?:not|isn'?t|wasn'?t|hardly|never) (?:really |exactly )?(?:your|you(?:r)? guys'?|"
     r"the agent'?s) fault", r"(?:don'?t|do not) blame you",
     r"(?:i'?m|i am) not complaining",
+    # Blaming oneself ("that'll be my fault, I changed banks") is no complaint about anyone.
+    r"(?:(?:that|it)(?:'?s|'?ll be| is| was| will be)|probably|all) (?:entirely |totally )?"
+    r"my (?:own )?fault", r"my (?:own )?mistake", r"my bad",
     # Swearing as delight or surprise: the swear word intensifies something good.
     r"(?:hell|heck) (?:yeah|yes|yea|yeh|yep)", r"holy (?:shit|crap|cow|hell|fuck|moly)",
     rf"(?:so )?(?:damn|damned|bloody|fucking|freaking|effing|hella|goddamn) {_PRAISE}",
