@@ -39,7 +39,12 @@ MATCHER = TriggerMatcher()
     ("I'm taking you to an employment tribunal", "legal_threat", "tribunal"),
     ("I will report you to trading standards", "legal_threat", "report you to"),
     ("You're an idiot", "insult", "You're an idiot"),
-    ("this company is useless", "insult", "useless"),
+    ("this company is useless", "insult", "this company is useless"),
+    ("Are you people completely useless, or is it just you?", "insult",
+     "you people completely useless"),
+    ("You're all useless, the whole bloody lot of you.", "insult", "You're all useless"),
+    ("a bunch of useless bloody cowboys", "insult", "bunch of useless"),
+    ("or do they train you to be this useless?", "insult", "be this useless"),
     ("what the fuck is going on", "profanity", "fuck"),
     ("this is bullshit", "profanity", "bullshit"),
     ("I know where you live", "threat", "I know where you live"),
@@ -71,6 +76,9 @@ def test_trigger_fires_with_its_words(text: str, name: str, words: str) -> None:
     "We should talk to a super nice couple",  # "super" alone is no supervisor
     "And look, sorry about the idiots thing.",  # an insult quoted to take it back
     "Sorry for calling you useless earlier.",
+    # "Useless" said of a thing by a calm caller.
+    "Half the lenses were torn. Completely useless, I just threw them out.",
+    "My hearing aid is pretty useless in noisy places now.",
     "I need someone who can fix my boiler this week.",  # a calm request for an engineer
     "Can I speak to you about my bill?",  # the agent, not someone above them
     "I don't want a formal complaint, I just want it fixed.",
@@ -94,7 +102,7 @@ def test_profanity_and_insults_stay_abuse_after_a_negator() -> None:
 
 
 def test_hits_are_in_order_of_appearance_one_per_name() -> None:
-    hits = MATCHER.find("Third time I've called, useless, useless, get me a manager")
+    hits = MATCHER.find("Third time I've called, you're useless, get me a manager")
     assert [h.name for h in hits] == ["repeat_contact", "insult", "manager_request"]
 
 

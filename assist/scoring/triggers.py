@@ -24,6 +24,10 @@ _REGULATOR = (r"(?:ofcom|ofgem|ofwat|the fca|the ico|the cma|citizens advice|the
               r"the cfpb|the attorney general|the bbb)")
 """Regulators by name (UK and US): "I'm going to Ofcom" is the same threat as "the regulator"."""
 
+_DEGREE = (r"(?:(?:all|both|just|so|such|completely|totally|absolutely|utterly|really|a|an|"
+           r"bloody|fucking|people|lot|guys|actually) )*")
+"""Words between "you" and an insult: "you're all useless", "you people completely useless"."""
+
 BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
     "manager_request": (
         rf"(?:speak|talk|speaking|talking) (?:to|with) {_SENIOR}",
@@ -70,7 +74,14 @@ BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
         r"you(?:'re| are) (?:an? |so |such an? |completely |totally )?(?:idiot|moron|"
         r"imbecile|stupid|useless|incompetent|pathetic|clown|joke|liar|clueless|hopeless|"
         r"waste of space|dumb)",
-        r"useless", r"incompetent", r"idiots?", r"morons?", r"imbeciles?", r"clueless",
+        # "Useless" aimed at the agent or their side; a calm caller says it of a thing ("the
+        # lenses were torn, completely useless"; "it's pretty useless in noisy places").
+        rf"(?:you|your (?:lot|staff|people|company|firm|shop)|(?:this|the) (?:company|firm|"
+        rf"place|outfit|lot)|(?:all|both|each) of you)(?:'re| are| were| is|'s)? {_DEGREE}useless",
+        r"useless (?:\w+ )?(?:idiots?|cowboys?|morons?|lot|bunch|people|person|agents?|staff|"
+        r"company|firm|muppets?|clowns?|jobsworths?|twats?|gits?|waste of space)",
+        r"(?:bunch|lot|load|pack) of useless", r"(?:be|being) (?:this |so |that )?useless",
+        r"incompetent", r"idiots?", r"morons?", r"imbeciles?", r"clueless",
         r"(?:stupid|dumb|lazy|brainless) (?:people|person|agent|woman|man|company|girl|guy)",
         r"you people",
     ),
