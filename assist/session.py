@@ -121,8 +121,8 @@ class CallSession:
         return [scored, *self._with_prompts(self.machine.on_scored(scored))]
 
     def _agent_said(self, event: FinalText) -> list[Event]:
-        """What the agent has done (a handover, empathy, an offer) may move the stage; the
-        agent's other words only go on the record."""
+        """What the agent has done (a handover, a reflection, empathy, an offer) may move the
+        stage; the agent's other words only go on the record."""
         said = read_agent(event.text)
         return self._with_prompts(self.machine.on_agent(event.t, said)) if said else []
 
