@@ -403,7 +403,7 @@ def run_score(argv: list[str], stdin: str = "", capsys: pytest.CaptureFixture[st
 
 def test_score_command_prints_one_json_line_per_text_line(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    code, rows = run_score(["-"], "no problem\n\nLet me speak to your manager, this is useless\n",
+    code, rows = run_score(["-"], "no problem\n\nLet me speak to your manager, you lot are useless\n",
                            capsys, monkeypatch)
     assert code == 0 and len(rows) == 2
     assert rows[0]["input"] == "-:1" and rows[0]["anger"] < 0.1  # type: ignore[operator]

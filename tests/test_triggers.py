@@ -43,6 +43,7 @@ MATCHER = TriggerMatcher()
     ("Are you people completely useless, or is it just you?", "insult",
      "you people completely useless"),
     ("You're all useless, the whole bloody lot of you.", "insult", "You're all useless"),
+    ("you lot are useless", "insult", "you lot are useless"),
     ("a bunch of useless bloody cowboys", "insult", "bunch of useless"),
     ("or do they train you to be this useless?", "insult", "be this useless"),
     ("what the fuck is going on", "profanity", "fuck"),

@@ -76,8 +76,9 @@ BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
         r"waste of space|dumb)",
         # "Useless" aimed at the agent or their side; a calm caller says it of a thing ("the
         # lenses were torn, completely useless"; "it's pretty useless in noisy places").
-        rf"(?:you|your (?:lot|staff|people|company|firm|shop)|(?:this|the) (?:company|firm|"
-        rf"place|outfit|lot)|(?:all|both|each) of you)(?:'re| are| were| is|'s)? {_DEGREE}useless",
+        rf"(?:you(?: lot| people| guys)?|your (?:lot|staff|people|company|firm|shop)|"
+        rf"(?:this|the) (?:company|firm|place|outfit|lot)|(?:all|both|each) of you)"
+        rf"(?:'re| are| were| is|'s)? {_DEGREE}useless",
         r"useless (?:\w+ )?(?:idiots?|cowboys?|morons?|lot|bunch|people|person|agents?|staff|"
         r"company|firm|muppets?|clowns?|jobsworths?|twats?|gits?|waste of space)",
         r"(?:bunch|lot|load|pack) of useless", r"(?:be|being) (?:this |so |that )?useless",
