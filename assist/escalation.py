@@ -316,7 +316,6 @@ class StageMachine:
         self._high_replies = 0
         self._acknowledged = ""
         self._reflected = ""
-        self._forced_by: TriggerHit | None = None
         self._partial_force: tuple[Stage, TriggerHit] | None = None
         self._raised_since: float | None = None
         self._last_abuse: float | None = None
@@ -387,8 +386,9 @@ class StageMachine:
         but the final text must confirm them (see :meth:`_misheard`)."""
         before = self._partial_force[0] if self._partial_force else self._stage
         out = self._apply_triggers(self._advance(t), hits)
-        if out and self._forced_by is not None:
-            self._partial_force = (before, self._forced_by)
+        strongest = self._strongest_force(hits)
+        if out and strongest is not None:
+            self._partial_force = (before, strongest[1])
         return out
 
     def on_agent(self, t: float, said: AgentSaid) -> list[Event]:
@@ -627,19 +627,23 @@ class StageMachine:
                            f"turned down the agent's offer ('{offer}'): '{event.refusal}'")]
 
     def _apply_triggers(self, now: float, hits: tuple[TriggerHit, ...]) -> list[Event]:
-        forced = [(self.settings.force[hit.name], hit) for hit in hits
-                  if hit.name in self.settings.force]
-        if any(stage is Stage.BOUNDARY for stage, _ in forced):
+        strongest = self._strongest_force(hits)
+        if strongest is None:
+            return []
+        stage, hit = strongest
+        if stage is Stage.BOUNDARY:
             self._last_abuse = now
             self._apology = ""  # taken back by the next insult
-        if not forced:
-            return []
-        # Abuse comes first: a boundary is set before anything else can be worked on.
-        stage, hit = max(forced, key=lambda pair: pair[0] is Stage.BOUNDARY)
         if stage is self._stage:
             return []
-        self._forced_by = hit
         return [self._move(now, stage, f"{trigger_label(hit.name)}: '{hit.words}'")]
+
+    def _strongest_force(self, hits: tuple[TriggerHit, ...]) -> tuple[Stage, TriggerHit] | None:
+        """The stage these triggers force and the hit that forces it; abuse comes first, as
+        a boundary is set before anything else can be worked on."""
+        forced = [(self.settings.force[hit.name], hit) for hit in hits
+                  if hit.name in self.settings.force]
+        return max(forced, key=lambda pair: pair[0] is Stage.BOUNDARY) if forced else None
 
     def _misheard(self, now: float, event: UtteranceScored) -> list[Event]:
         """Undo a stage that a trigger in partial text forced if the final text, the

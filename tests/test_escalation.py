@@ -14,6 +14,8 @@ import pytest
 
 from assist import paths
 from assist.escalation import (
+    BEFORE_EMPATHY,
+    FEELINGS_FIRST,
     LADDER,
     EnterThresholds,
     EscalationSettings,
@@ -332,19 +334,34 @@ def test_the_trainer_can_switch_the_refusal_rule_off() -> None:
     assert machine.stage is Stage.CALM
 
 
-@pytest.mark.parametrize("angers", [[0.1], [0.1, 0.5], [0.1, 0.5, 0.6]])
-def test_still_upset_after_the_agent_acknowledged_the_feelings_moves_on_to_offer_solution(
-        angers: list[float]) -> None:
+EMPATHY_ANSWERED = (AgentSaid(empathy="I understand how"), 40.0,
+                    Say(end=46, anger=0.2, text="And I've still got no heating."), FEELINGS_FIRST,
+                    Stage.SOLUTION,
+                    "still upset after the agent acknowledged the feelings ('I understand how')")
+REFLECTION_ANSWERED = (AgentSaid(reflection="So you"), 30.0,
+                       Say(end=36, anger=0.05, text="Yes. Same email as the last two times."),
+                       BEFORE_EMPATHY, Stage.EMPATHIZE,
+                       "still upset after the agent reflected back the problem ('So you')")
+
+
+@pytest.mark.parametrize(("angers", "case"), [
+    *[(angers, EMPATHY_ANSWERED) for angers in ([0.1], [0.1, 0.5], [0.1, 0.5, 0.6])],
+    *[(angers, REFLECTION_ANSWERED) for angers in ([], [0.1], [0.1, 0.5])],
+])
+def test_still_upset_after_what_the_agent_did_moves_on_to_the_next_rung(
+        angers: list[float], case: tuple[AgentSaid, float, Say, frozenset[Stage], Stage, str],
+) -> None:
+    """Reflected back: empathize next; feelings acknowledged: offer solution next."""
+    said, at, answer, starts_in, stage, reason = case
     machine = StageMachine(SETTINGS)
     play(machine, every(10, angers))
     before = machine.stage
-    assert machine.on_agent(40.0, AgentSaid(empathy="I understand how")) == [], \
-        "the customer's answer decides"
-    events = play(machine, [Say(end=46, anger=0.2, text="And I've still got no heating.")])
-    assert stages(events) == [Stage.SOLUTION]
+    assert before in starts_in
+    assert machine.on_agent(at, said) == [], "the customer's answer decides"
+    events = play(machine, [answer])
+    assert stages(events) == [stage]
     assert changes(events)[0].previous is before
-    assert changes(events)[0].reason == ("still upset after the agent acknowledged the "
-                                         "feelings ('I understand how')")
+    assert changes(events)[0].reason == reason
 
 
 def test_thanks_or_a_calm_answer_below_still_upset_does_not_move_to_solution() -> None:
@@ -379,22 +396,6 @@ def test_empathy_leaves_escalate_and_boundary_alone_and_can_be_switched_off() ->
     switched_off.on_agent(5.0, empathy)
     play(switched_off, [Say(end=10, anger=0.2)])
     assert switched_off.stage is Stage.CALM
-
-
-@pytest.mark.parametrize("angers", [[], [0.1], [0.1, 0.5]])
-def test_still_upset_after_the_agent_reflected_back_the_problem_moves_on_to_empathize(
-        angers: list[float]) -> None:
-    machine = StageMachine(SETTINGS)
-    play(machine, every(10, angers))
-    before = machine.stage
-    assert before in (Stage.CALM, Stage.REFLECT)
-    assert machine.on_agent(30.0, AgentSaid(reflection="So you")) == [], \
-        "the customer's answer decides"
-    events = play(machine, [Say(end=36, anger=0.05, text="Yes. Same email as the last two times.")])
-    assert stages(events) == [Stage.EMPATHIZE]
-    assert changes(events)[0].previous is before
-    assert changes(events)[0].reason == ("still upset after the agent reflected back the "
-                                         "problem ('So you')")
 
 
 def test_a_reflection_answered_with_thanks_or_said_past_empathize_moves_nothing() -> None:
