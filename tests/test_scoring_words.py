@@ -38,6 +38,7 @@ def anger(text: str) -> float:
     ("This is unacceptable", "This is my account number"),
     ("I want to cancel my contract", "I want to check my contract"),
     ("You are completely useless", "You are very kind"),
+    ("I'd like my money back.", "I'd like my receipt back."),
 ])
 def test_angry_sentences_score_above_their_neutral_twins(angry: str, neutral: str) -> None:
     assert anger(angry) > anger(neutral) + 0.2
@@ -86,12 +87,53 @@ def test_not_good_enough_is_unacceptable_however_it_is_contracted(text: str) -> 
     ("I'm ringing about my boiler service. Again.", "I'm ringing about my boiler service."),
     ("Our line's gone down again. Second time this month.",
      "Our line's gone down. The light is red."),
+    # The time now set against the time promised.
+    ("I was told ten working days. It's now been four weeks.",
+     "I was sent a form. It's now been returned."),
+    ("I dropped it in on Tuesday for a same-day repair. It's Friday.",
+     "I dropped it in on Tuesday for a repair. Is it ready?"),
+    ("The technician was due this morning. It's now quarter past two.",
+     "The technician came this morning. Is quarter past two free tomorrow?"),
+    ("Seven fifteen? That's another hour and a half.", "Seven fifteen? That's fine for me."),
+    ("I've been waiting since last June, you know.", "I've been with you since last June."),
+    # Silence from their side.
+    ("I dropped it off ten days ago. I've heard absolutely nothing.",
+     "I dropped it off ten days ago. I've had a text saying it's ready."),
+    ("I claimed twelve days ago, got an automatic reply, and then nothing. Not a word.",
+     "I claimed twelve days ago and got an automatic reply."),
+    ("My bill has gone up by twelve pounds a month and nobody told me.",
+     "My bill has gone up by twelve pounds a month, as your letter said."),
+    ("I've left four messages and nobody has rung me back.",
+     "I've left a message for the engineer to ring me back."),
+    ("The heating's been off since Thursday and I've reported it twice.",
+     "The heating's been off since Thursday, so I'm reporting it."),
+    # Praise said of bad news.
+    ("You've just taken another year off my card. So that's great.",
+     "You've taken the payment off my card. That's great, thanks."),
+    ("I booked the morning off, so that's been a great use of my annual leave.",
+     "I booked the morning off, so the engineer can come any time."),
+    ("This is my third call about it, so let's see if third time's the charm.",
+     "This is about my order, so let's see what you can find."),
+    ("Located where, exactly?", "Where do I collect it from?"),
+
 ])
 def test_a_grievance_told_in_plain_words_reads_as_annoyed(grievance: str, neutral: str) -> None:
     """The first complaint of an upset caller, which VADER reads as neutral: who was meant to
     come and did not, money taken that should not have been, the same fault again."""
     assert anger(grievance) >= 0.4, WORDS.score(grievance).evidence
     assert anger(neutral) < 0.25
+
+
+@pytest.mark.parametrize(("doubting", "trusting"), [
+    ("Ten business days. I'll believe it when I see it.", "Ten business days. I'll look out for it."),
+    ("Fine. Seven thirty. I won't hold my breath.", "Fine. Seven thirty. I'll be in."),
+    ("Ten pounds. Well. I suppose that's something.", "Ten pounds. Well, that's kind of you."),
+])
+def test_taking_the_fix_without_believing_in_it_stays_annoyed(doubting: str, trusting: str,
+                                                               ) -> None:
+    """Grudging acceptance is no recovery: the playbook's close needs the anger to come down."""
+    assert anger(doubting) >= 0.35, WORDS.score(doubting).evidence
+    assert anger(trusting) < 0.2
 
 
 @pytest.mark.parametrize(("refusal", "words"), [
@@ -232,6 +274,7 @@ def test_an_apology_is_found_unless_negated(text: str, apology: str) -> None:
     ("Brilliant, thanks so much.", "thanks"),
     ("No, that's all. Cheers, Sam.", "Cheers"),
     ("Well, thanks for nothing.", ""),
+    ("No. Just send the ink. Thanks, I guess.", ""),
     ("Oh, perfect. So your website sent me to the wrong hotel.", ""),
 ])
 def test_thanks_are_found_unless_sarcastic(text: str, thanks: str) -> None:

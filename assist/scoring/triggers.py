@@ -61,7 +61,11 @@ BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
         r"(?:i'?m|i am) (?:leaving|done with you)",
     ),
     "legal_threat": (
-        r"lawyers?", r"attorneys?", r"solicitors?", r"sue", r"suing", r"lawsuit",
+        r"lawyers?", r"attorneys?", r"solicitors?", r"suing", r"lawsuit",
+        # "Sue" the verb, not Sue the agent ("Hello Sue", "Thanks, Sue").
+        r"(?:(?:i|we|they)'?ll|will|would|could|can|gonna|might|and|i|we|(?:going|want|have|"
+        r"try|trying|like|planning|right|able|decided|threatening) to) sue|"
+        r"sue (?:you|them|him|her|the|your|this|that|for|over|everyone|somebody|someone)",
         # Not "court" alone: "18 Maple Court" is an address.
         r"(?:take|taking|drag|dragging|see) (?:you|this|it|them|your company) (?:to|in) court",
         r"(?:go|going|went) to court", r"court (?:action|case|claim|order)", r"ombudsman",
@@ -116,6 +120,8 @@ BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
         rf"(?:explained|told you|been through|gone through) (?:this|it|all this|all of this|that) "
         rf"(?:twice|{NUMBER} times)(?: already)?",
         r"(?:explained|told you|been through) (?:this|it|that) (?:already|before)",
+        rf"(?:reported|raised|logged) (?:it|this|that|the \w+) (?:twice|{NUMBER} times|already)",
+        rf"left (?:you )?(?:{NUMBER}|loads of) (?:messages|voicemails)",
     ),
 }
 """Built-in triggers. Pack additions (settings.triggers) are appended per name."""
