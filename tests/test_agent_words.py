@@ -31,6 +31,7 @@ from assist.scoring.agent import (
     # "Supervisor" as tiny.en heard it from espeak-ng in the blind calls.
     ("I'm going to ring in my super minor.", "ring in my super minor"),
     ("I'll bring my supermiser in now.", "bring my supermiser"),
+    ("I'm going to ring in my super mama, Gareth.", "ring in my super mama"),
 ])
 def test_handovers_are_found_with_their_words(line: str, words: str) -> None:
     assert find_handover(line) == words
@@ -54,6 +55,8 @@ def test_transfers_fixes_and_refusals_are_no_handover(line: str) -> None:
     ("The earliest slot we have is the nineteenth.", "The earliest slot"),
     ("How about a refund of the difference?", "How about"),
     ("Would you like me to rebook you on the morning sailing?", "Would you like"),
+    ("The most I can authorise myself is a refund of the Sunday share.",
+     "The most I can authorise"),
 ])
 def test_offers_of_a_fix_are_found_with_their_words(line: str, words: str) -> None:
     assert find_offer(line) == words

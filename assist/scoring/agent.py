@@ -42,7 +42,7 @@ from assist.scoring.lexicon import compile_phrase, is_negated
 _SENIOR = (r"(?:manager|supervisor|team ?lead(?:er)?|line manager|someone (?:more )?senior|"
            r"senior (?:colleague|specialist|adviser|advisor|manager)|"
            # "Supervisor" as a small recogniser hears it from a synthetic or phone voice.
-           r"super ?(?:vi[sz]|min|mim|mis|miz)\w*)")
+           r"super ?(?:vi[sz]|min|mim|mis|miz|mam)\w*)")
 _WHOSE = r"(?:(?:my|our|the|a) )?(?:\w+ ){0,2}"
 """Up to two words between: "my shift supervisor", "our appeals supervisor", "the duty manager"."""
 
@@ -70,7 +70,8 @@ yet an offer)."""
 OFFER: tuple[re.Pattern[str], ...] = tuple(compile_phrase(p) for p in (
     rf"(?:i|we) (?:can|could) (?:also |still |definitely )?{_FIX}",
     rf"(?:i'?ll|i will|we'?ll|we will|let me|i'?m able to|we'?re able to) (?:\w+ )?{_FIX}",
-    r"what (?:i|we) can do is", r"the best (?:i|we) can (?:do|offer)",
+    r"what (?:i|we) can do is",
+    r"the (?:best|most) (?:i|we) can (?:do|offer|give|authori[sz]e)",
     r"how about", r"would (?:you like|it help|that help|you accept|you be happy with)",
     r"(?:the )?(?:earliest|next available|first available) (?:slot|appointment|date|visit|"
     r"engineer|technician|flight|sailing|delivery)",
