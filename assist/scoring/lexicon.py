@@ -78,12 +78,14 @@ def _entries(label: str, weight: float, *patterns: str, negatable: bool = True,
     return [LexiconEntry(compile_phrase(p), weight, label, negatable) for p in patterns]
 
 
+_GRUDGING_THANKS = r"(?:thanks|thank you),? I guess"
+
 IRONIC_PRAISE = (
     r"so that'?s (?:just )?(?:great|fun|nice|brilliant|lovely|handy|helpful|fantastic|"
     r"wonderful|marvellous)",
     r"(?:great|good|wonderful|brilliant) use of my", r"in case (?:that|it) matters",
     r"which is (?:interesting|funny|great|nice|brilliant)", r"third time'?s (?:the|a) charm",
-    r"just what I needed", r"(?:thanks|thank you),? I guess", r"I suppose that'?s something",
+    r"just what I needed", _GRUDGING_THANKS, r"I suppose that'?s something",
 )
 """Praise said of bad news ("So that's great", "a great use of my annual leave"). VADER does
 not see these words: read as praise they would cancel the sarcasm they carry."""
@@ -138,7 +140,8 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"getting nowhere", r"going (?:round|around) in circles",
                r"(?:nobody|no one|no-one) (?:\w+ )?(?:told|mentioned|warned|informed|asked) "
                r"(?:me|us|anything)",
-               r"(?:heard|had|got) (?:absolutely |literally |precisely )?nothing",
+               r"(?:heard|had|got) (?:absolutely |literally |precisely )?nothing"
+               r"(?! to| against| else| wrong| but)",
                r"not (?:a|one) (?:single )?(?:word|call|email|text|letter|peep)",
                r"and then nothing",
                r"passed (?:around|from one person)", r"thanks for nothing")
@@ -402,7 +405,7 @@ def find_apology(text: str) -> str:
 
 THANKS: re.Pattern[str] = compile_phrase(r"thank you|thanks|cheers")
 THANKLESS: re.Pattern[str] = compile_phrase(
-    r"thanks (?:for nothing|a bunch|a lot)|(?:thanks|thank you),? I guess")
+    rf"thanks (?:for nothing|a bunch|a lot)|{_GRUDGING_THANKS}")
 """Thanks said sarcastically or grudgingly, which is no sign of relief."""
 
 
