@@ -317,7 +317,17 @@ def normalize(text: str) -> str:
 
 
 def benign_spans(text: str) -> list[tuple[int, int]]:
-    return [m.span() for pattern in BENIGN_PHRASES for m in pattern.finditer(text)]
+    return _spans(text, BENIGN_PHRASES)
+
+
+def _spans(text: str, patterns: Iterable[re.Pattern[str]]) -> list[tuple[int, int]]:
+    return [m.span() for pattern in patterns for m in pattern.finditer(text)]
+
+
+def _blanked(text: str, spans: list[tuple[int, int]]) -> str:
+    for start, end in spans:
+        text = text[:start] + " " * (end - start) + text[end:]
+    return text
 
 
 _IRONIC_PRAISE = tuple(compile_phrase(p) for p in IRONIC_PRAISE)
@@ -339,8 +349,7 @@ def for_vader(text: str) -> str:
     """The text as VADER should read it: benign idioms and ironic praise blanked, off-sense
     warm words removed."""
     text = mask_benign(text)
-    for irony in _IRONIC_PRAISE:
-        text = irony.sub(lambda match: " " * len(match.group(0)), text)
+    text = _blanked(text, _spans(text, _IRONIC_PRAISE))
     for pattern, replacement in VADER_OFF_SENSE:
         text = pattern.sub(replacement, text)
     return text
@@ -352,9 +361,7 @@ def mask_benign(text: str) -> str:
     Only VADER sees the masked text: the lexicon and triggers need the negators in it
     ("no need to cancel"), and skip matches inside benign spans instead.
     """
-    for start, end in benign_spans(text):
-        text = text[:start] + " " * (end - start) + text[end:]
-    return text
+    return _blanked(text, benign_spans(text))
 
 
 def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
