@@ -115,6 +115,21 @@ def test_not_good_enough_is_unacceptable_however_it_is_contracted(text: str) -> 
     ("This is my third call about it, so let's see if third time's the charm.",
      "This is about my order, so let's see what you can find."),
     ("Located where, exactly?", "Where do I collect it from?"),
+    ("They had bread rolls for lunch, in front of a client. So that went well.",
+     "They had bread rolls for lunch with a client, and that went well."),
+    ("And nobody wrote it down. Very convenient for you guys.",
+     "And somebody wrote it down, which was handy."),
+    ("A letter that came three days after the deadline. Excellent planning.",
+     "A letter that came three days before the deadline, so I had time."),
+    ("Same clothes since Tuesday and a wedding on Saturday. It's getting a bit old.",
+     "Same hotel since Tuesday and a wedding on Saturday."),
+    ("Right. And nobody thought to mention that.", "Right. And somebody mentioned that."),
+    # One word of praise after bad news, with no thanks.
+    ("So it's completely dead. Brilliant.", "So it's working again. Brilliant, thank you."),
+    ("Oh, perfect. So your website sent me to the wrong hotel. Great. Now what?",
+     "Great. So your website has the new hotel. Now what?"),
+    ("I've been on the phone for forty minutes just to hear that.",
+     "I've been on the phone to the bank, so I have the numbers ready."),
 
 ])
 def test_a_grievance_told_in_plain_words_reads_as_annoyed(grievance: str, neutral: str) -> None:
@@ -141,15 +156,44 @@ def test_taking_the_fix_without_believing_in_it_stays_annoyed(doubting: str, tru
     ("So no. Neither of those works.", "Neither of those"),
     ("Thirty five quid? No chance.", "No chance"),
     ("That's still not good enough.", "still not good enough"),
+    ("A voucher? No, that won't do.", "that won't do"),
+    ("Next month is no use to us, the wedding is on Saturday.", "is no use to us"),
+    ("Five per cent off? That's a joke.", "That's a joke"),
+    # "No. Absolutely not." as tiny.en heard it from a raised voice.
+    ("For the eight hours, no, I'm absolutely hot.", "no, I'm absolutely hot"),
 ])
 def test_a_flat_refusal_is_found_with_its_words(refusal: str, words: str) -> None:
     assert WORDS.score(refusal).refusal == words
 
 
 @pytest.mark.parametrize("text", ["Thursday works, thanks.", "No, that's fine.",
-                                  "Not yet, I'll check.", "Could you do Friday instead?"])
+                                  "Not yet, I'll check.", "Could you do Friday instead?",
+                                  "That will do nicely.", "Is it any use to you if I send a photo?"])
 def test_an_answer_or_a_counter_offer_is_no_refusal(text: str) -> None:
     assert WORDS.score(text).refusal == ""
+
+
+@pytest.mark.parametrize(("played_down", "complaint"), [
+    ("The strap snapped and the case is a horrible mess. Not the end of the world, I just "
+     "thought you should know.",
+     "The strap snapped and the case is a horrible mess. I want this sorted today."),
+    ("The old kettle was awful, leaking everywhere. It's not a big deal, I'd just like a new one.",
+     "The old kettle was awful, leaking everywhere. I'd just like a new one."),
+    ("Honestly the rattle is more annoying than anything. It sounds terrible at night.",
+     "Honestly the rattle is annoying. It sounds terrible at night."),
+])
+def test_a_problem_played_down_is_not_anger(played_down: str, complaint: str) -> None:
+    """A calm caller may describe a broken thing in strong words; saying it is no big deal
+    is what shows they are not angry at anyone."""
+    assert anger(played_down) < 0.3, WORDS.score(played_down).evidence
+    assert anger(complaint) >= 0.45
+    assert any(e.startswith("played down") for e in WORDS.score(played_down).evidence)
+
+
+def test_playing_it_down_does_not_hide_a_trigger() -> None:
+    text = "It's not a big deal to you, but I want to speak to your manager."
+    assert anger(text) >= 0.45
+    assert not any(e.startswith("played down") for e in WORDS.score(text).evidence)
 
 
 def test_nobody_helping_is_angry_although_vader_calls_it_positive() -> None:

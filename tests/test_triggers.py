@@ -58,6 +58,8 @@ MATCHER = TriggerMatcher()
     ("So, this is my third call about it", "repeat_contact", "this is my third call"),
     ("I've explained this twice already", "repeat_contact", "explained this twice already"),
     ("I've told you this three times", "repeat_contact", "told you this three times"),
+    ("Which I've done twice.", "repeat_contact", "I've done twice"),
+    ("I've sent it three times now", "repeat_contact", "I've sent it three times"),
 ])
 def test_trigger_fires_with_its_words(text: str, name: str, words: str) -> None:
     hits = MATCHER.find(text)
@@ -84,6 +86,8 @@ def test_trigger_fires_with_its_words(text: str, name: str, words: str) -> None:
     "I need someone who can fix my boiler this week.",  # a calm request for an engineer
     "Can I speak to you about my bill?",  # the agent, not someone above them
     "I don't want a formal complaint, I just want it fixed.",
+    "I've done it once before, so I know the steps.",
+    "I'd like to go to the manager's special on Friday.",  # no "to a manager" after the verb
 ])
 def test_negated_or_harmless_sentences_fire_nothing(text: str) -> None:
     assert MATCHER.find(text) == ()
@@ -138,3 +142,5 @@ def test_a_manager_demand_survives_a_misheard_verb() -> None:
     hits = matcher.find("I'm not going through this again, but me from your manager right now.")
     assert [h.name for h in hits] == ["manager_request"]
     assert matcher.find("I will ask my manager about the refund later") == ()
+    stuck = matcher.find("No offence, I want to stick to a manager, someone who can do it.")
+    assert "manager_request" in [h.name for h in stuck]

@@ -80,12 +80,22 @@ def _entries(label: str, weight: float, *patterns: str, negatable: bool = True,
 
 _GRUDGING_THANKS = r"(?:thanks|thank you),? I guess"
 
+_BARE_PRAISE = (
+    r"(?<=[.!] )(?:oh,? |just |how |well,? )?(?:brilliant|marvellous|lovely|wonderful|fantastic|"
+    r"great|perfect|super|terrific|fabulous|amazing|excellent|splendid)(?=[.!]|$)"
+    r"(?!.*\b(?:thanks|thank you|cheers)\b)")
+"""One word of praise said as a sentence of its own after bad news ("Friday. Brilliant.", "It's
+completely dead. Brilliant."), with no thanks in the turn. Opening a turn ("Great. Do I need
+to book?") or after a question ("So all three are cancelled? Brilliant.") it is meant."""
+
 IRONIC_PRAISE = (
     r"so that'?s (?:just )?(?:great|fun|nice|brilliant|lovely|handy|helpful|fantastic|"
     r"wonderful|marvellous)",
     r"(?:great|good|wonderful|brilliant) use of my", r"in case (?:that|it) matters",
     r"which is (?:interesting|funny|great|nice|brilliant)", r"third time'?s (?:the|a) charm",
     r"just what I needed", _GRUDGING_THANKS, r"I suppose that'?s something",
+    r"so that went (?:well|great|brilliantly|swimmingly)", r"very convenient(?: for you)?",
+    r"(?:excellent|great|brilliant|good|fantastic) planning", _BARE_PRAISE,
 )
 """Praise said of bad news ("So that's great", "a great use of my annual leave"). VADER does
 not see these words: read as praise they would cancel the sarcasm they carry."""
@@ -95,7 +105,8 @@ not see these words: read as praise they would cancel the sarcasm they carry."""
 # the GoEmotions tuning half (see assist/scoring/evaluation.py).
 BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
     _entries("long wait", 0.45,
-             rf"on hold for (?:over |more than |nearly |almost )?{NUMBER} {_TIME_UNIT}",
+             rf"on (?:hold|(?:the )?phone|the line) for (?:over |more than |nearly |almost )?"
+             rf"{NUMBER} {_TIME_UNIT}",
              rf"(?:been |was |kept )?(?:waiting|waited) (?:for )?(?:over |more than |nearly |"
              rf"almost )?{NUMBER} {_TIME_UNIT}",
              rf"{NUMBER} {_TIME_UNIT} (?:on hold|waiting|and (?:still )?nothing)",
@@ -140,6 +151,8 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"getting nowhere", r"going (?:round|around) in circles",
                r"(?:nobody|no one|no-one) (?:\w+ )?(?:told|mentioned|warned|informed|asked) "
                r"(?:me|us|anything)",
+               r"(?:nobody|no one|no-one) (?:thought|bothered|cared) to (?:tell|mention|warn|"
+               r"inform)",
                r"(?:heard|had|got) (?:absolutely |literally |precisely )?nothing"
                r"(?! to| against| else| wrong| but)",
                r"not (?:a|one) (?:single )?(?:word|call|email|text|letter|peep)",
@@ -277,6 +290,7 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
     + _entries("repeated letdown", 0.4,
                r"every (?:single )?time", r"(?:not|yet|once) again", r"here we go again",
                r"for the (?:last|hundredth|millionth|umpteenth) time", r"over and over",
+               r"getting (?:a bit |really |very |pretty )?old",
                r"(?:this is|that'?s|it'?s|this'?s) the (?:second|third|fourth|fifth) time",
                r"(?:second|third|fourth|fifth) time (?:this|in) (?:week|month|year|a row)",
                r"(?:second|third|fourth|fifth) time (?:this|that|it'?s|it has) (?:has )?"
@@ -418,14 +432,39 @@ THANKLESS: re.Pattern[str] = compile_phrase(
 
 REFUSAL: re.Pattern[str] = compile_phrase(
     r"absolutely not|no chance|(?:neither|none) of (?:those|them|these)|"
-    r"(?:still )?(?:not|isn'?t) (?:good enough|acceptable|an option)|unacceptable")
-"""Turning something down flatly ("No. Absolutely not.", "Neither of those works"). Said in
+    r"(?:still )?(?:not|isn'?t) (?:good enough|acceptable|an option)|unacceptable|"
+    r"(?:that|this|it) (?:won'?t|will not) do|(?:is|'s|are) (?:no|of no) use to (?:me|us)|"
+    r"(?:that'?s|that is|this is|it'?s) a joke|"
+    # "No. Absolutely not." as tiny.en often hears it from a raised voice.
+    r"no[,.]? (?:i'?m )?absolutely hot")
+"""Turning something down flatly ("No. Absolutely not.", "Neither of those works", "that won't
+do", "September's no use to us"). Said in
 reply to the agent's offer, it is the playbook's "still dissatisfied after real effort"."""
 
 
 def find_refusal(text: str) -> str:
     """The words of the first flat refusal, or "" if none."""
     match = REFUSAL.search(text)
+    return match.group(0) if match else ""
+
+
+DOWNPLAY: re.Pattern[str] = compile_phrase(
+    r"not (?:a|that|such a|the|a very|a huge|a massive) (?:big |huge |massive )?deal|"
+    r"no (?:big|huge|massive) deal|not the end of the world|worse things happen|"
+    r"(?:these |those )?things happen|stuff happens|(?:it'?s )?one of those things|"
+    r"easily done|honest mistake|which is fine,|"
+    r"more (?:annoying|irritating|of a nuisance|a nuisance|inconvenient) than anything|"
+    r"(?:thought|figured) (?:you|you'?d|you would|someone) (?:should|ought to|might want to|"
+    r"would want to|might like to) know|just (?:thought i'?d|wanted to) (?:let you know|"
+    r"mention it|flag it)|not (?:too|that|overly|really|all that) (?:fussed|bothered|worried)")
+"""The caller saying the problem is small ("It's not a big deal, but I figured you should
+know", "Not the end of the world"): negative words around it describe a thing, not anger at
+anyone."""
+
+
+def find_downplay(text: str) -> str:
+    """The words with which the speaker plays the problem down, or "" if none."""
+    match = DOWNPLAY.search(text)
     return match.group(0) if match else ""
 
 

@@ -32,6 +32,8 @@ BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
     "manager_request": (
         rf"(?:speak|talk|speaking|talking) (?:to|with) {_SENIOR}",
         rf"(?:get|want|need|put me through to|transfer me to|connect me to) (?:me )?{_SENIOR}",
+        # The verb lost to the line ("I want to stick to a manager") but not the request.
+        rf"(?:want|like|need) to (?!speak|talk)\w+ (?:to|with) {_SENIOR}",
         r"escalate (?:this|it|my (?:complaint|case|issue))",
         # Taking it above the agent in writing, as the playbook's "escalate" stage answers.
         r"formal complaint",
@@ -122,6 +124,8 @@ BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
         r"(?:explained|told you|been through) (?:this|it|that) (?:already|before)",
         rf"(?:reported|raised|logged) (?:it|this|that|the \w+) (?:twice|{NUMBER} times|already)",
         rf"left (?:you )?(?:{NUMBER}|loads of) (?:messages|voicemails)",
+        rf"(?:i'?ve|i have) (?:done|asked|said|sent) (?:this |that |it )?"
+        rf"(?:twice|{NUMBER} times)",
     ),
 }
 """Built-in triggers. Pack additions (settings.triggers) are appended per name."""

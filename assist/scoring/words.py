@@ -9,6 +9,7 @@
     base     = 1 - (1 - vader) * (1 - phrases)                      (either one can raise it)
     lexical  = base + (1 - base) * intensity * min(1, base / INTENSITY_GATE)
     anger    = lexical + fusion.tone * tone lift      (assist.scoring.tone, clipped to 0..1)
+               then * DOWNPLAY_KEEP if the problem is played down and no trigger was heard
 
 ``intensity`` comes from exclamation marks, ALL-CAPS words and repeated words or letters; the
 gate keeps "Thanks!!!" calm while "This is ridiculous!!!" climbs. The sigmoid puts a neutral
@@ -39,6 +40,7 @@ from assist.scoring.lexicon import (
     any_entry_pattern,
     benign_spans,
     find_apology,
+    find_downplay,
     find_hits,
     find_refusal,
     find_thanks,
@@ -69,6 +71,10 @@ EVIDENCE_CHARS = 60
 
 POSITIVE_DAMPING = 0.5
 """Warm wording elsewhere in the sentence softens a hit: "holy shit, I love it" is not anger."""
+DOWNPLAY_KEEP = 0.25
+"""Share of the word anger kept when the speaker plays the problem down ("not the end of the
+world"), unless a trigger was heard: a calm caller describing a broken thing in strong words
+is not angry at anyone. 0.25 keeps even the strongest words below enter.reflect (0.30)."""
 
 TRIGGER_WEIGHTS = {
     "manager_request": 0.5, "cancel_threat": 0.5, "legal_threat": 0.6, "insult": 0.8,
@@ -147,8 +153,13 @@ class WordScorer:
         intensity = intensity_of(text)
         lexical = base + (1.0 - base) * intensity.boost * min(1.0, base / INTENSITY_GATE)
         tone = self._tone.score(text) if self._tone else ToneScore(0.0, ())
-        return WordScore(anger=_clip(lexical + self._tone_weight * tone.lift),
-                         evidence=_evidence(hits, compound, angriest, intensity, tone),
+        anger = _clip(lexical + self._tone_weight * tone.lift)
+        evidence = _evidence(hits, compound, angriest, intensity, tone)
+        downplay = "" if triggers else find_downplay(text)
+        if downplay:
+            anger *= DOWNPLAY_KEEP
+            evidence += (f'played down ("{downplay}")',)
+        return WordScore(anger=anger, evidence=evidence,
                          triggers=triggers, vader_compound=compound,
                          apology=find_apology(text), thanks=find_thanks(text),
                          refusal=find_refusal(text))
