@@ -313,6 +313,13 @@ def test_an_apology_is_found_unless_negated(text: str, apology: str) -> None:
     assert WORDS.score(text).apology == apology
 
 
+@pytest.mark.parametrize("text", ["Nope, that's it. Thanks, you're a lifesaver.",
+                                  "Nope, that's everything for today."])
+def test_nothing_else_to_ask_is_not_dismissive(text: str) -> None:
+    assert anger(text) < 0.1, WORDS.score(text).evidence
+    assert anger("Nope. Not interested in another voucher.") >= 0.3
+
+
 @pytest.mark.parametrize(("text", "thanks"), [
     ("Oh, great, thank you!", "thank you"),
     ("Brilliant, thanks so much.", "thanks"),

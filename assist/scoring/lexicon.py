@@ -240,7 +240,9 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"doesn'?t matter", r"don'?t bother", r"get out of here", r"so what",
                r"you could at least", r"why would anyone", r"get over it", r"bugging me",
                r"let down", r"cringe", r"give me a break", r"spare me", r"yeah right",
-               r"whatever", r"nope",
+               r"whatever",
+               # Not the answer to "anything else?": "Nope, that's everything."
+               r"nope(?![,.]? (?:that'?s (?:it|all|everything)|all good|i'?m good|we'?re good))",
                r"(?:don'?t|do not) (?:want|need) (?:another|your|an?|the|any more) "
                r"(?:apology|apologies|sorry|excuses?|script)", r"not another (?:apology|script|excuse)",
                r"stop (?:it|this|that|doing|being|telling|saying|\w+ing)",
