@@ -190,6 +190,10 @@ def test_a_problem_played_down_is_not_anger(played_down: str, complaint: str) ->
     assert any(e.startswith("played down") for e in WORDS.score(played_down).evidence)
 
 
+def test_a_deal_that_is_not_the_one_promised_is_no_downplay() -> None:
+    assert WORDS.score("That's not the deal I signed up for. It's a disgrace.").anger >= 0.45
+
+
 def test_playing_it_down_does_not_hide_a_trigger() -> None:
     text = "It's not a big deal to you, but I want to speak to your manager."
     assert anger(text) >= 0.45

@@ -451,8 +451,8 @@ def find_refusal(text: str) -> str:
 
 
 DOWNPLAY: re.Pattern[str] = compile_phrase(
-    r"not (?:a|that|such a|the|a very|a huge|a massive) (?:big |huge |massive )?deal|"
-    r"no (?:big|huge|massive) deal|not the end of the world|worse things happen|"
+    r"(?:not|no) (?:a |such a |that |that much of a |a very |too )?(?:big|huge|massive) deal|"
+    r"not the end of the world|worse things happen|"
     r"(?:these |those )?things happen|stuff happens|(?:it'?s )?one of those things|"
     r"easily done|honest mistake|which is fine,|"
     r"more (?:annoying|irritating|of a nuisance|a nuisance|inconvenient) than anything|"
