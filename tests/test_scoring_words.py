@@ -190,8 +190,10 @@ def test_a_problem_played_down_is_not_anger(played_down: str, complaint: str) ->
     assert any(e.startswith("played down") for e in WORDS.score(played_down).evidence)
 
 
-def test_a_deal_that_is_not_the_one_promised_is_no_downplay() -> None:
-    assert WORDS.score("That's not the deal I signed up for. It's a disgrace.").anger >= 0.45
+@pytest.mark.parametrize("text", ["That's not the deal I signed up for. It's a disgrace.",
+                                  "You're not really bothered, are you? It's a disgrace."])
+def test_a_complaint_that_only_sounds_like_playing_it_down(text: str) -> None:
+    assert anger(text) >= 0.45, WORDS.score(text).evidence
 
 
 def test_playing_it_down_does_not_hide_a_trigger() -> None:

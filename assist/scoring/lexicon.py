@@ -440,8 +440,8 @@ REFUSAL: re.Pattern[str] = compile_phrase(
     # "No. Absolutely not." as tiny.en often hears it from a raised voice.
     r"no[,.]? (?:i'?m )?absolutely hot")
 """Turning something down flatly ("No. Absolutely not.", "Neither of those works", "that won't
-do", "September's no use to us"). Said in
-reply to the agent's offer, it is the playbook's "still dissatisfied after real effort"."""
+do", "September's no use to us"). Said in reply to the agent's offer, it is the playbook's
+"still dissatisfied after real effort"."""
 
 
 def find_refusal(text: str) -> str:
@@ -458,7 +458,10 @@ DOWNPLAY: re.Pattern[str] = compile_phrase(
     r"more (?:annoying|irritating|of a nuisance|a nuisance|inconvenient) than anything|"
     r"(?:thought|figured) (?:you|you'?d|you would|someone) (?:should|ought to|might want to|"
     r"would want to|might like to) know|just (?:thought i'?d|wanted to) (?:let you know|"
-    r"mention it|flag it)|not (?:too|that|overly|really|all that) (?:fussed|bothered|worried)")
+    r"mention it|flag it)|"
+    # The speaker's own calm, not "you're not really bothered, are you?"
+    r"(?:i'?m|i am|we'?re|we are) not (?:too |that |overly |really |all that )?"
+    r"(?:fussed|bothered|worried)")
 """The caller saying the problem is small ("It's not a big deal, but I figured you should
 know", "Not the end of the world"): negative words around it describe a thing, not anger at
 anyone."""
