@@ -446,8 +446,7 @@ do", "September's no use to us"). Said in reply to the agent's offer, it is the 
 
 def find_refusal(text: str) -> str:
     """The words of the first flat refusal, or "" if none."""
-    match = REFUSAL.search(text)
-    return match.group(0) if match else ""
+    return _first_words(REFUSAL, text)
 
 
 DOWNPLAY: re.Pattern[str] = compile_phrase(
@@ -469,7 +468,11 @@ anyone."""
 
 def find_downplay(text: str) -> str:
     """The words with which the speaker plays the problem down, or "" if none."""
-    match = DOWNPLAY.search(text)
+    return _first_words(DOWNPLAY, text)
+
+
+def _first_words(pattern: re.Pattern[str], text: str) -> str:
+    match = pattern.search(text)
     return match.group(0) if match else ""
 
 

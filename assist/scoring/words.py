@@ -153,14 +153,11 @@ class WordScorer:
         intensity = intensity_of(text)
         lexical = base + (1.0 - base) * intensity.boost * min(1.0, base / INTENSITY_GATE)
         tone = self._tone.score(text) if self._tone else ToneScore(0.0, ())
-        anger = _clip(lexical + self._tone_weight * tone.lift)
-        evidence = _evidence(hits, compound, angriest, intensity, tone)
-        downplay = "" if triggers else find_downplay(text)
-        if downplay:
-            anger *= DOWNPLAY_KEEP
-            evidence += (f'played down ("{downplay}")',)
-        return WordScore(anger=anger, evidence=evidence,
-                         triggers=triggers, vader_compound=compound,
+        anger, evidence = _unless_played_down(
+            _clip(lexical + self._tone_weight * tone.lift),
+            _evidence(hits, compound, angriest, intensity, tone), text, triggers)
+        return WordScore(anger=anger, evidence=evidence, triggers=triggers,
+                         vader_compound=compound,
                          apology=find_apology(text), thanks=find_thanks(text),
                          refusal=find_refusal(text))
 
@@ -196,6 +193,16 @@ def _outside_benign(triggers: tuple[TriggerHit, ...], text: str) -> tuple[Trigge
         return start >= 0 and any(a <= start and start + len(words) <= b for a, b in spans)
 
     return tuple(t for t in triggers if not inside(t.words))
+
+
+def _unless_played_down(anger: float, evidence: tuple[str, ...], text: str,
+                        triggers: tuple[TriggerHit, ...]) -> tuple[float, tuple[str, ...]]:
+    """The anger and evidence, softened if the speaker plays the problem down; a trigger is
+    never played down ("not a big deal to you, but get me your manager")."""
+    downplay = "" if triggers else find_downplay(text)
+    if not downplay:
+        return anger, evidence
+    return anger * DOWNPLAY_KEEP, (*evidence, f'played down ("{downplay}")')
 
 
 def vader_anger(compound: float) -> float:
