@@ -130,7 +130,15 @@ def test_not_good_enough_is_unacceptable_however_it_is_contracted(text: str) -> 
      "Great. So your website has the new hotel. Now what?"),
     ("I've been on the phone for forty minutes just to hear that.",
      "I've been on the phone to the bank, so I have the numbers ready."),
-
+    # The wrong thing came, or nobody did.
+    ("I ordered a door seal, and the one you sent doesn't fit.",
+     "I ordered a door seal. Will the one you sent fit a 2019 model?"),
+    ("What turned up this morning is a completely different jacket.",
+     "I'd like something completely different this time, please."),
+    ("It's ten to seven and there's no one here. Where is he?",
+     "It's ten to seven and I'm here now. Where do I wait?"),
+    ("He had an appointment this morning that you were meant to send an interpreter to.",
+     "He has an appointment this morning and you're sending an interpreter."),
 ])
 def test_a_grievance_told_in_plain_words_reads_as_annoyed(grievance: str, neutral: str) -> None:
     """The first complaint of an upset caller, which VADER reads as neutral: who was meant to

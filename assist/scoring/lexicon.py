@@ -128,7 +128,16 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                rf"lost my {_GOODS}")
     + _entries("no-show", 0.45,
                r"(?:nobody|no one|no-one) (?:came|turned up|showed up|showed|rang|called|arrived)",
-               r"no (?:call|phone call|text|email|note|message),? (?:no|nothing)")
+               r"no (?:call|phone call|text|email|note|message),? (?:no|nothing)",
+               r"(?:there'?s |there is )?(?:nobody|no one|no-one)(?:'s| is)? (?:here|there)"
+               r"(?= yet|[.,!?]|$)")
+    + _entries("wrong goods", 0.4,
+               r"(?:sent|delivered|gave|given) (?:me |us )?(?:the )?wrong",
+               r"(?:you(?:'ve)?|they(?:'ve)?) (?:sent|delivered|fitted|supplied) (?:me |us )?"
+               r"(?:doesn'?t|does not|don'?t|won'?t) (?:even )?fit",
+               r"(?:is|was|it'?s|sent(?: me| us)?|got|received) (?:a |an )?(?:completely|"
+               r"totally|entirely) different",
+               r"not what (?:i|we) (?:ordered|asked for|booked|paid for)")
     + _entries("wrongly charged", 0.45,
                r"cancell?ed (?:[\w,]+ ){0,6}(?:and|but) (?:you'?ve|you have|you) (?:still |just |"
                r"now )?(?:taken|charged|billed|debited)",
@@ -174,7 +183,7 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"(?:you|someone|somebody|they) (?:said|promised|promises|told me)",
                r"(?:i )?was (?:told|promised)",
                r"(?:broken|leaking|failing|failed|wrong|stopped working|happening) again",
-               r"(?:supposed|meant) to (?:be|have|arrive|call|ring|get|come|turn up)",
+               r"(?:supposed|meant) to (?:be|have|arrive|call|ring|get|come|turn up|send|deliver|fix)",
                r"supposedly", r"(?:gone|went|go|is|are|it'?s) (?:down|off|out|wrong) again",
                r"packed (?:in|up) again", r"(?<=[.!?] )again(?=[.!?])", r"^again(?=[.!?])",
                r"still (?:not|isn'?t|hasn'?t been) "
