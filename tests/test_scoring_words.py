@@ -132,7 +132,7 @@ def test_not_good_enough_is_unacceptable_however_it_is_contracted(text: str) -> 
      "I've been on the phone to the bank, so I have the numbers ready."),
     # The wrong thing came, or nobody did.
     ("I ordered a door seal, and the one you sent doesn't fit.",
-     "I ordered a door seal. Will the one you sent fit a 2019 model?"),
+     "The ring doesn't fit, can I swap it for a bigger size?"),
     ("What turned up this morning is a completely different jacket.",
      "I'd like something completely different this time, please."),
     ("It's ten to seven and there's no one here. Where is he?",
