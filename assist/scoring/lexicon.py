@@ -355,7 +355,8 @@ def _blanked(text: str, spans: list[tuple[int, int]]) -> str:
     return text
 
 
-_IRONIC_PRAISE = tuple(compile_phrase(p) for p in IRONIC_PRAISE)
+_IRONIC_PRAISE = tuple(entry.pattern for entry in BUILTIN_LEXICON if entry.label == "sarcasm")
+"""The sarcasm entries' own patterns, which VADER must not read as praise."""
 
 
 VADER_OFF_SENSE: tuple[tuple[re.Pattern[str], str], ...] = (
