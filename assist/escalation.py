@@ -26,9 +26,10 @@ How the stage moves (all numbers live in :class:`EscalationSettings`, i.e. a pac
   anger, hence the thanks. ``voice_utterances`` frustrated utterances in a row leave calm (or
   close) for reflect back, so one loud moment (a shout at the dog) never moves it.
 - **Escalate** when the level stays at or above ``escalate_level`` in offer solution for
-  ``escalate_after_replies`` replies and either ``escalate_after_s`` has passed or the level
-  rose by ``escalate_rise`` since the offer (it made things worse); or at once on a trigger
-  that the ``force`` table maps to escalate (a manager request, a legal threat).
+  ``escalate_after_replies`` replies that do not thank the agent, and either
+  ``escalate_after_s`` has passed or the level rose by ``escalate_rise`` since the offer (it
+  made things worse); or at once on a trigger that the ``force`` table maps to escalate (a
+  manager request, a legal threat).
 - **Escalate** also at once when the agent says they are bringing in a supervisor
   (``agent_handover``; needs the agent's channel, see :mod:`assist.scoring.agent`): they
   have escalated, and the escalate prompt (hand over everything said and done) is what they
@@ -218,7 +219,8 @@ class EscalationSettings:
         0.10, "A rise of the level at least this big since offer solution appeared escalates "
         "without waiting for escalate_after_s: the offer made things worse.", lo=0.0, hi=1.0)
     escalate_after_replies: int = setting(
-        1, "Customer replies in offer solution at escalate_level before escalating.",
+        1, "Customer replies in offer solution at escalate_level (not counting one that "
+        "thanks the agent) before escalating.",
         lo=1, hi=20)
     agent_handover: bool = setting(
         True, "Show escalate as soon as the agent says they are bringing in a supervisor or "
@@ -490,7 +492,9 @@ class StageMachine:
             return
         if self._high_since is None:
             self._high_since = max(self._since, event.start)
-        if event.start >= self._since:
+        # A reply that thanks the agent ("thank you, that's all I wanted someone to say. But
+        # I'm sick of chasing you") is still angry, but the effort landed.
+        if event.start >= self._since and not event.thanks:
             self._high_replies += 1
 
     # --- decisions ---------------------------------------------------------------------------

@@ -233,6 +233,15 @@ def test_anger_rising_after_the_offer_escalates_sooner() -> None:
     assert "after the offer" in escalated.reason
 
 
+def test_thanks_for_the_offer_said_angrily_is_not_the_offer_failing() -> None:
+    # "Thank you, that is all I wanted someone to say. But I'm sick of chasing you."
+    rising = [*every(10, [0.45, 0.5, 0.6]), Say(end=39, anger=0.9, thanks="Thank you")]
+    machine = StageMachine(SETTINGS)
+    assert Stage.ESCALATE not in stages(play(machine, rising))
+    unthanked = [*rising[:-1], dataclasses.replace(rising[-1], thanks="")]
+    assert Stage.ESCALATE in stages(play(StageMachine(SETTINGS), unthanked))
+
+
 def test_an_offer_that_lands_does_not_escalate() -> None:
     machine = StageMachine(SETTINGS)
     events = play(machine, every(10, [0.4, 0.5, 0.6, 0.45, 0.5, 0.5]))

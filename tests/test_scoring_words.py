@@ -139,6 +139,15 @@ def test_not_good_enough_is_unacceptable_however_it_is_contracted(text: str) -> 
      "It's ten to seven and I'm here now. Where do I wait?"),
     ("He had an appointment this morning that you were meant to send an interpreter to.",
      "He has an appointment this morning and you're sending an interpreter."),
+    # What was agreed set against what happened, told as plain fact.
+    ("The contract said eight weeks and we are now at week eleven.",
+     "The contract gives eight weeks, so we're due them next week."),
+    ("I logged a ticket first thing and nobody's got back to me.",
+     "I logged a ticket first thing and someone's looking at it."),
+    ("The bill is six hundred and forty pounds more than the fixed fee.",
+     "The bill is the fixed fee plus the search costs, is that right?"),
+    ("I cancelled my plan on March third, and you guys charged me again on April first.",
+     "I cancelled my plan on March third, and I'd like to check it went through."),
 ])
 def test_a_grievance_told_in_plain_words_reads_as_annoyed(grievance: str, neutral: str) -> None:
     """The first complaint of an upset caller, which VADER reads as neutral: who was meant to
@@ -368,10 +377,23 @@ def test_scoring_takes_under_a_millisecond_per_sentence(shared_data: Path) -> No
     assert per_sentence_ms < 1.0, f"{per_sentence_ms:.2f} ms per sentence"
 
 
-def test_an_insult_quoted_in_an_apology_adds_no_anger() -> None:
-    taken_back = WORDS.score("And look, sorry about the idiots thing. It's been a long week.")
-    assert taken_back.anger < 0.3 and taken_back.apology == "sorry"
+@pytest.mark.parametrize("taken_back", [
+    "And look, sorry about the idiots thing. It's been a long week.",
+    # VADER must not read the quoted insult either.
+    "Thank you, Jess. And look, I'm sorry I called you an idiot. I was just frightened for him.",
+    "I shouldn't have called you useless. It's been a long week.",
+])
+def test_an_insult_quoted_in_an_apology_adds_no_anger(taken_back: str) -> None:
+    score = WORDS.score(taken_back)
+    assert score.anger < 0.3 and score.apology
     assert WORDS.score("You idiots, it's been a long week.").anger > 0.6
+
+
+def test_you_people_reads_as_blame_without_being_an_insult() -> None:
+    score = WORDS.score("This is the third time I've had to call you people about billing.")
+    assert '"you people" (blame)' in score.evidence
+    assert WORDS.score("This is the third time I've had to call you about billing.").anger \
+        < score.anger
 
 
 def test_one_stretch_of_words_counts_once_under_two_labels() -> None:

@@ -47,6 +47,7 @@ MATCHER = TriggerMatcher()
     ("you lot are useless", "insult", "you lot are useless"),
     ("a bunch of useless bloody cowboys", "insult", "bunch of useless"),
     ("or do they train you to be this useless?", "insult", "be this useless"),
+    ("You people are a bunch of thieves.", "insult", "You people are a bunch of thieves"),
     ("what the fuck is going on", "profanity", "fuck"),
     ("this is bullshit", "profanity", "bullshit"),
     ("I know where you live", "threat", "I know where you live"),
@@ -80,6 +81,8 @@ def test_trigger_fires_with_its_words(text: str, name: str, words: str) -> None:
     "We should talk to a super nice couple",  # "super" alone is no supervisor
     "And look, sorry about the idiots thing.",  # an insult quoted to take it back
     "Sorry for calling you useless earlier.",
+    "Thank you, Jess. And look, I'm sorry I called you an idiot. I was just frightened.",
+    "I shouldn't have called you useless, that was out of line.",
     # "Useless" said of a thing by a calm caller.
     "Half the lenses were torn. Completely useless, I just threw them out.",
     "My hearing aid is pretty useless in noisy places now.",
@@ -88,6 +91,9 @@ def test_trigger_fires_with_its_words(text: str, name: str, words: str) -> None:
     "I don't want a formal complaint, I just want it fixed.",
     "I've done it once before, so I know the steps.",
     "I'd like to go to the manager's special on Friday.",  # no "to a manager" after the verb
+    # Contempt, but no insult: the blind writers kept the ladder going, with no boundary.
+    "Every single time with you people.",
+    "The police caught the thieves who took my bike.",
 ])
 def test_negated_or_harmless_sentences_fire_nothing(text: str) -> None:
     assert MATCHER.find(text) == ()

@@ -139,8 +139,9 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"totally|entirely) different",
                r"not what (?:i|we) (?:ordered|asked for|booked|paid for)")
     + _entries("wrongly charged", 0.45,
-               r"cancell?ed (?:[\w,]+ ){0,6}(?:and|but) (?:you'?ve|you have|you) (?:still |just |"
-               r"now )?(?:taken|charged|billed|debited)",
+               r"cancell?ed (?:[\w,]+ ){0,8}(?:and|but) (?:you'?ve|you have|you)(?: guys| people| lot)?"
+               r" (?:still |just |now )?(?:taken|charged|billed|debited)",
+               r"more than the (?:fixed |agreed |quoted )?(?:fee|quote|price|estimate)",
                r"you'?ve (?:just |now |still )?(?:taken|charged|billed|debited) (?:me )?(?:another|"
                r"again|twice|the full)",
                r"(?:charged|billed|taken|paid) (?:[\w,]+ ){0,6}(?:twice|two times|double)",
@@ -149,7 +150,8 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"i didn'?t (?:make|authori[sz]e|order|agree to) (?:it|that|this|them|these)"
                r"(?=[.!?]|$)")
     + _entries("nobody helping", 0.55,
-               r"(?:nobody|no one|no-one|none of you) (?:\w+ ){0,3}(?:help|helps|helping|helped|"
+               r"(?:nobody|no one|no-one|none of you)(?:'s|'ve)? (?:\w+ ){0,3}(?:help|helps|helping|"
+               r"helped|"
                r"listen|listens|listening|cares?|fix|fixed|answers?|bothered|called back|"
                r"r[au]ng (?:me |us )?back|got back|tell|explain)",
                r"nothing (?:ever )?(?:happens|happened|changes|changed)",
@@ -181,6 +183,8 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"how (?:hard|difficult) (?:can it |is it )?(?:be )?to", r"how many times")
     + _entries("broken promise", 0.35,
                r"(?:you|someone|somebody|they) (?:said|promised|promises|told me)",
+               r"(?:the|our|my|your) (?:contract|quote|booking|agreement|terms|website|confirmation)"
+               r" (?:said|says|stated|states|promised)",
                r"(?:i )?was (?:told|promised)",
                r"(?:broken|leaking|failing|failed|wrong|stopped working|happening) again",
                r"(?:supposed|meant) to (?:be|have|arrive|call|ring|get|come|turn up|send|deliver|fix)",
@@ -197,6 +201,7 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                rf"(?:it'?s|it is) now (?:been )?(?:over |nearly |almost |about )?{NUMBER} "
                rf"{_TIME_UNIT}",
                rf"(?:it'?s|it is) now (?:the \w+(?:-\w+)? of|{_WEEKDAY}|{_CLOCK})",
+               rf"(?:we'?re|we are|i'?m|i am) now (?:at|on|in|into) (?:{_TIME_UNIT}) \w+",
                rf"(?<=[.!?] )(?:and )?(?:it'?s|it is) {_WEEKDAY}(?: now| already)?(?=[.!?])",
                rf"(?:it'?s|it is) (?:{_WEEKDAY}|{_CLOCK}) (?:now|already)")
     + _entries("sarcasm", 0.4, *IRONIC_PRAISE)
@@ -244,6 +249,10 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"fault", r"complain(?:ing|t|ts)?", r"lies", r"scam(?:med|mers?)?",
                r"rip(?:ped)? ?off", negatable=False)
     + _entries("blame", 0.35, r"your lot", r"you lot")
+    # Contempt, but no insult to answer with a boundary: every blind writer who had a caller
+    # say "you people" without an insult ("the third time I've had to call you people")
+    # kept the ladder going.
+    + _entries("blame", 0.45, r"you people")
     + _entries("dismissive", 0.45,
                r"who cares", r"(?:i|we) (?:really )?(?:don'?t|do not|couldn'?t) (?:even )?care",
                r"doesn'?t matter", r"don'?t bother", r"get out of here", r"so what",
@@ -372,10 +381,11 @@ sentence. Replacements, not lexicon edits, so VADER itself stays as published.""
 
 
 def for_vader(text: str) -> str:
-    """The text as VADER should read it: benign idioms and ironic praise blanked, off-sense
-    warm words removed."""
+    """The text as VADER should read it: benign idioms, ironic praise and insults taken back
+    blanked, off-sense warm words removed."""
     text = mask_benign(text)
     text = _blanked(text, _spans(text, _IRONIC_PRAISE))
+    text = _blanked(text, [m.span() for m in _TAKEN_BACK.finditer(text)])
     for pattern, replacement in VADER_OFF_SENSE:
         text = pattern.sub(replacement, text)
     return text
@@ -394,13 +404,18 @@ def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
     return any(start <= span[0] and span[1] <= end for start, end in spans)
 
 
-_APOLOGISED_FOR = re.compile(r"\b(?:sorry|apologi[sz]e|apologies) (?:about|for) (?:\w+ ){0,4}$",
-                             re.IGNORECASE)
+_TAKING_BACK = (r"\b(?:(?:sorry|apologi[sz]e|apologies) (?:about|for|(?:that )?i (?:called|said))"
+                r"|i shouldn'?t have (?:called|said)|i didn'?t mean (?:to call|to say))")
+"""The start of an apology that names what it takes back: "sorry for calling you useless",
+"I'm sorry I called you an idiot", "I shouldn't have said"."""
+_APOLOGISED_FOR = re.compile(_TAKING_BACK + r" (?:\w+ ){0,4}$", re.IGNORECASE)
+_TAKEN_BACK = re.compile(_TAKING_BACK + r"(?: [\w']+){1,5}", re.IGNORECASE)
 
 
 def is_apologised_for(text: str, start: int) -> bool:
     """True if the words at ``start`` are what the speaker is apologising for ("sorry about
-    the idiots thing", "sorry for calling you useless"): an insult quoted to take it back.
+    the idiots thing", "sorry for calling you useless", "I'm sorry I called you an idiot",
+    "I shouldn't have called you useless"): an insult quoted to take it back.
     "Sorry, but you're an idiot" is still an insult."""
     return bool(_APOLOGISED_FOR.search(_clause_before(text, start)))
 

@@ -90,7 +90,10 @@ BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
         r"(?:bunch|lot|load|pack) of useless", r"(?:be|being) (?:this |so |that )?useless",
         r"incompetent", r"idiots?", r"morons?", r"imbeciles?", r"clueless",
         r"(?:stupid|dumb|lazy|brainless) (?:people|person|agent|woman|man|company|girl|guy)",
-        r"you people",
+        # Called thieves to their face, not "the thieves who took my bike".
+        rf"(?:you(?: lot| people| guys)?|your (?:lot|company|firm)|(?:this|the) (?:company|firm))"
+        rf"(?:'re| are| is|'s) {_DEGREE}(?:bunch of |load of |pack of )?"
+        rf"(?:thieves|crooks|frauds|fraudsters|cheats|con artists|swindlers|robbers)",
     ),
     # Strong swearing only: it forces "set a boundary". Mild words ("damn", "bloody", "crap",
     # "what the hell") are frustration more than abuse, so they only raise the word score
