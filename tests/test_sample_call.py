@@ -163,6 +163,21 @@ def test_customer_voice_needs_an_output_so_the_committed_call_is_kept() -> None:
     assert "--customer-voice needs --output" in result.stderr
 
 
+def test_a_piper_render_needs_an_output_so_the_committed_call_is_kept() -> None:
+    result = run_make_call(str(CALLS_DIR / "slow_burn.toml"), "--piper", "voice.onnx")
+    assert result.returncode == 2
+    assert "--piper needs --output" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("piper") is not None, reason="piper is installed here")
+def test_a_piper_render_without_piper_says_how_to_install_it(tmp_path: Path) -> None:
+    result = run_make_call(str(CALLS_DIR / "slow_burn.toml"), "-o", str(tmp_path / "n.ogg"),
+                           "--piper", str(tmp_path / "voice.onnx"))
+    assert result.returncode == 2
+    assert "piper not found; install with: pip install piper-tts" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "n.ogg").exists()
+
+
 def test_make_call_rejects_an_unknown_mood_in_one_line(tmp_path: Path) -> None:
     script = tmp_path / "bad.toml"
     script.write_text('[[turns]]\nspeaker = "customer"\ntext = "hi"\nmood = "livid"\n')
