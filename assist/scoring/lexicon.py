@@ -385,7 +385,7 @@ def for_vader(text: str) -> str:
     blanked, off-sense warm words removed."""
     text = mask_benign(text)
     text = _blanked(text, _spans(text, _IRONIC_PRAISE))
-    text = _blanked(text, [m.span() for m in _TAKEN_BACK.finditer(text)])
+    text = _blanked(text, _spans(text, (_TAKEN_BACK,)))
     for pattern, replacement in VADER_OFF_SENSE:
         text = pattern.sub(replacement, text)
     return text

@@ -28,6 +28,10 @@ _DEGREE = (r"(?:(?:all|both|just|so|such|completely|totally|absolutely|utterly|r
            r"bloody|fucking|people|lot|guys|actually) )*")
 """Words between "you" and an insult: "you're all useless", "you people completely useless"."""
 
+_THEM = (r"(?:you(?: lot| people| guys)?|your (?:lot|staff|people|company|firm|shop)|"
+         r"(?:this|the) (?:company|firm|place|outfit|lot)|(?:all|both|each) of you)")
+"""The agent or their side, at whom an insult is aimed ("you lot", "this company")."""
+
 BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
     "manager_request": (
         rf"(?:speak|talk|speaking|talking) (?:to|with) {_SENIOR}",
@@ -82,17 +86,14 @@ BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
         r"waste of space|dumb)",
         # "Useless" aimed at the agent or their side; a calm caller says it of a thing ("the
         # lenses were torn, completely useless"; "it's pretty useless in noisy places").
-        rf"(?:you(?: lot| people| guys)?|your (?:lot|staff|people|company|firm|shop)|"
-        rf"(?:this|the) (?:company|firm|place|outfit|lot)|(?:all|both|each) of you)"
-        rf"(?:'re| are| were| is|'s)? {_DEGREE}useless",
+        rf"{_THEM}(?:'re| are| were| is|'s)? {_DEGREE}useless",
         r"useless (?:\w+ )?(?:idiots?|cowboys?|morons?|lot|bunch|people|person|agents?|staff|"
         r"company|firm|muppets?|clowns?|jobsworths?|twats?|gits?|waste of space)",
         r"(?:bunch|lot|load|pack) of useless", r"(?:be|being) (?:this |so |that )?useless",
         r"incompetent", r"idiots?", r"morons?", r"imbeciles?", r"clueless",
         r"(?:stupid|dumb|lazy|brainless) (?:people|person|agent|woman|man|company|girl|guy)",
         # Called thieves to their face, not "the thieves who took my bike".
-        rf"(?:you(?: lot| people| guys)?|your (?:lot|company|firm)|(?:this|the) (?:company|firm))"
-        rf"(?:'re| are| is|'s) {_DEGREE}(?:bunch of |load of |pack of )?"
+        rf"{_THEM}(?:'re| are| is|'s) {_DEGREE}(?:bunch of |load of |pack of )?"
         rf"(?:thieves|crooks|frauds|fraudsters|cheats|con artists|swindlers|robbers)",
     ),
     # Strong swearing only: it forces "set a boundary". Mild words ("damn", "bloody", "crap",
