@@ -148,6 +148,13 @@ def test_not_good_enough_is_unacceptable_however_it_is_contracted(text: str) -> 
      "The bill is the fixed fee plus the search costs, is that right?"),
     ("I cancelled my plan on March third, and you guys charged me again on April first.",
      "I cancelled my plan on March third, and I'd like to check it went through."),
+    # A harm done by their side, blamed on them in a level voice.
+    ("The skip came this morning and your driver cracked the paving on my drive.",
+     "The skip came this morning and the driver parked it neatly on my drive."),
+    ("I moved out in June and you've billed me for July anyway.",
+     "I moved out in June, so could you send the final bill for July?"),
+    ("They've cancelled my table for Saturday night.",
+     "I need to move my table for Saturday night."),
 ])
 def test_a_grievance_told_in_plain_words_reads_as_annoyed(grievance: str, neutral: str) -> None:
     """The first complaint of an upset caller, which VADER reads as neutral: who was meant to

@@ -78,6 +78,13 @@ def _entries(label: str, weight: float, *patterns: str, negatable: bool = True,
     return [LexiconEntry(compile_phrase(p), weight, label, negatable) for p in patterns]
 
 
+_THEIR_SIDE = (
+    r"(?:you(?:'ve| have)?(?: guys| people| lot| all)?|they'?ve|they have|your (?:lot|people|"
+    r"company|firm|staff|team|(?:\w+ )?(?:engineer|fitter|driver|crew|sweep|technician|installer|"
+    r"courier|cleaner|man|guy|lads|rep|workers?|system|app|website)))")
+"""The agent's side as a caller names it: "you", "you guys", "they've", "your engineer"."""
+_THEN = (r"(?:(?:just|still|now|also|then|only|already|actually|somehow|gone and|went and) )?")
+
 _GRUDGING_THANKS = r"(?:thanks|thank you),? I guess"
 
 _BARE_PRAISE = (
@@ -149,6 +156,17 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"(?:i'?ve|i have) never (?:heard of|ordered|bought|used|authori[sz]ed|made)",
                r"i didn'?t (?:make|authori[sz]e|order|agree to) (?:it|that|this|them|these)"
                r"(?=[.!?]|$)")
+    # A harm done by the agent's side, said as plain fact ("your crew broke it", "you still
+    # sent me a box"): the first complaint, blamed on them, even in a level voice.
+    + _entries("their doing", 0.45,
+               rf"{_THEIR_SIDE} {_THEN}(?:charged|overcharged|billed|debited|taken (?:another|more|"
+               r"(?:[\w-]+ ){1,4}(?:pounds|quid|dollars|euros|bucks))|broke|broken|"
+               r"damaged|cracked|scratched|ruined|lost|cancell?ed|moved|declined|rejected|"
+               r"refused|forfeited|dropped|double[- ]booked|still sent|"
+               r"sent (?:me |us )?(?:the )?wrong)",
+               rf"{_THEIR_SIDE} {_THEN}(?:didn'?t|did not|never|haven'?t|have not|hasn'?t|"
+               r"has not) (?:even )?(?:come|turn(?:ed)? up|show(?:ed)? up|fix(?:ed)?|call(?:ed)?|"
+               r"r[iu]ng|sen[dt]|pa(?:y|id)|refund(?:ed)?|clean(?:ed)?|touch(?:ed)?|bother(?:ed)?)")
     + _entries("nobody helping", 0.55,
                r"(?:nobody|no one|no-one|none of you)(?:'s|'ve)? (?:\w+ ){0,3}(?:help|helps|helping|"
                r"helped|"
