@@ -16,7 +16,9 @@ How the stage moves (all numbers live in :class:`EscalationSettings`, i.e. a pac
   the problem). A rung is climbed when the level reaches the next rung's ``enter`` threshold.
   An utterance whose *words* alone are angry enough
   (``words_confirm``) is evidence on its own; otherwise (a raised voice with neutral words)
-  the climb needs ``confirm_utterances`` in a row, so one loud outlier never moves it.
+  the climb needs ``confirm_utterances`` in a row, so one loud outlier never moves it. Out of
+  calm, the words must also be aimed (``words_aimed``): a calm caller who says the storm
+  "absolutely murdered" the hedge blames no one.
   Frustration that persists also moves on: after ``persist_replies`` customer replies in
   reflect (or empathize) that still sound frustrated on their own, the next rung comes.
 - **Frustrated** means anger at or above ``enter.reflect`` (the bottom of "annoyed"), or a
@@ -193,6 +195,10 @@ class EscalationSettings:
         lo=1, hi=10)
     words_confirm: float = setting(
         0.45, "Word anger at which one utterance is evidence enough to climb.", lo=0.0, hi=1.0)
+    words_aimed: bool = setting(
+        True, "Leave calm on one utterance's words only when they are aimed: a grievance, a "
+        "trigger, a feeling named, or someone blamed. Harsh words about a thing alone (\"the "
+        "frost murdered my hedge\") then need confirm_utterances in a row.")
     calm_confirm: float = setting(
         0.05, "Fused anger at or below which one utterance that also sounds relieved (see "
         "relief_sentiment) is evidence enough to leave a stage.", lo=0.0, hi=1.0)
@@ -464,8 +470,14 @@ class StageMachine:
             self._climb_streak = 0
             return
         self._climb_streak += 1
-        if event.word_anger >= self.settings.words_confirm:
+        if self._words_alone_climb(event):
             self._climb_streak = max(self._climb_streak, self.settings.confirm_utterances)
+
+    def _words_alone_climb(self, event: UtteranceScored) -> bool:
+        """Whether this utterance's words are evidence enough to climb on their own."""
+        if event.word_anger < self.settings.words_confirm:
+            return False
+        return event.aimed or not self.settings.words_aimed or self._stage is not Stage.CALM
 
     def _count_fall(self, event: UtteranceScored) -> None:
         if self._level >= self._exit(self._stage):

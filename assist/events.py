@@ -195,6 +195,9 @@ class UtteranceScored(Event):
     apology: str = ""  # the words of an apology ("sorry for snapping"), "" if none
     thanks: str = ""  # the words of thanks ("thank you"), "" if none
     refusal: str = ""  # the words of a flat refusal ("absolutely not"), "" if none
+    # False when the words are harsh only about a thing ("the frost murdered my hedge"): no
+    # one is blamed, no feeling is named, no trigger is heard.
+    aimed: bool = True
 
 
 # --- escalation and prompts ---------------------------------------------------------------------

@@ -57,6 +57,7 @@ class Say:
     apology: str = ""
     thanks: str = ""
     refusal: str = ""
+    aimed: bool = True
 
 
 def scored(say: Say, utterance_id: int | None = None) -> UtteranceScored:
@@ -65,7 +66,7 @@ def scored(say: Say, utterance_id: int | None = None) -> UtteranceScored:
         end=say.end,
         text=say.text, word_anger=say.anger if say.words is None else say.words,
         voice_arousal=say.arousal, anger=say.anger, triggers=say.triggers, apology=say.apology,
-        thanks=say.thanks, refusal=say.refusal)
+        thanks=say.thanks, refusal=say.refusal, aimed=say.aimed)
 
 
 def play(machine: StageMachine, script: Iterable[Say], *, until: float | None = None,
@@ -172,6 +173,22 @@ def test_a_problem_described_in_negative_words_is_no_climb_on_its_own() -> None:
 def test_a_plainly_angry_opening_climbs_on_its_own() -> None:
     events = play(StageMachine(SETTINGS), [Say(end=10, anger=0.5)])
     assert stages(events) == [Stage.REFLECT]
+
+
+def test_harsh_words_about_a_thing_are_no_climb_on_their_own() -> None:
+    # "The frost absolutely murdered my hedge": strong words, aimed at no one.
+    hedge = Say(end=10, anger=0.9, aimed=False, text="The frost absolutely murdered my hedge.")
+    order = Say(end=20, anger=0.02, text="I'd like fifteen cherry laurels, please.")
+    assert changes(play(StageMachine(SETTINGS), [hedge, order], until=40)) == []
+    aimed = dataclasses.replace(hedge, aimed=True, text="Your crew absolutely wrecked my hedge.")
+    assert stages(play(StageMachine(SETTINGS), [aimed, order])) == [Stage.REFLECT]
+    trusting = dataclasses.replace(SETTINGS, words_aimed=False)
+    assert stages(play(StageMachine(trusting), [hedge, order])) == [Stage.REFLECT]
+
+
+def test_harsh_words_twice_in_a_row_do_climb() -> None:
+    script = every(10, [0.9, 0.9], aimed=False)
+    assert stages(play(StageMachine(SETTINGS), script)) == [Stage.REFLECT]
 
 
 def test_a_raised_voice_with_neutral_words_in_a_row_leaves_calm() -> None:

@@ -594,3 +594,25 @@ def test_words_rank_the_scripted_calls_angry_lines_above_their_calm_ones() -> No
     assert heated and settled
     assert auc(heated, settled) >= 0.85
     assert max(settled) < 0.45, "a calm or relieved line must not read as angry"
+
+
+@pytest.mark.parametrize("aimed", [
+    "Your crew broke it and left the bin in the road.",
+    "I'm really annoyed about this.",
+    "You've billed me twice and it's disgusting.",
+    "This is the third time I've rung about this.",
+    "They took a terrible photo and charged me for it.",
+])
+def test_anger_at_someone_or_named_as_a_feeling_is_aimed(aimed: str) -> None:
+    assert WORDS.score(aimed).aimed, WORDS.score(aimed).evidence
+
+
+@pytest.mark.parametrize("unaimed", [
+    "The frost absolutely murdered my hedge. It's a disaster.",
+    "It's been a terrible season, the slugs had all my lettuces.",
+    "Oh, bloody typical! It's not your fault at all.",
+])
+def test_harsh_words_about_a_thing_are_not_aimed(unaimed: str) -> None:
+    score = WORDS.score(unaimed)
+    assert not score.aimed, score.evidence
+    assert score.anger >= 0.3  # harsh all the same: only the target is missing

@@ -39,6 +39,8 @@ MATCHER = TriggerMatcher()
     ("I'm going to the ombudsman", "legal_threat", "ombudsman"),
     ("I'm taking you to an employment tribunal", "legal_threat", "tribunal"),
     ("I will report you to trading standards", "legal_threat", "report you to"),
+    ("I'm reporting your garage to the council", "legal_threat", "reporting your garage to"),
+    ("They can come and check your testers, the DVSA", "legal_threat", "the DVSA"),
     ("You're an idiot", "insult", "You're an idiot"),
     ("this company is useless", "insult", "this company is useless"),
     ("Are you people completely useless, or is it just you?", "insult",

@@ -106,5 +106,6 @@ class CallScorer:
             text=event.text, word_anger=words.anger, voice_arousal=arousal, anger=anger,
             evidence=words.evidence, voice_cue=voice.cue if voice else "",
             triggers=words.triggers, sentiment=words.vader_compound,
-            apology=words.apology, thanks=words.thanks, refusal=words.refusal)
+            apology=words.apology, thanks=words.thanks, refusal=words.refusal,
+            aimed=words.aimed)
 

@@ -85,6 +85,18 @@ _THEIR_SIDE = (
 """The agent's side as a caller names it: "you", "you guys", "they've", "your engineer"."""
 _THEN = (r"(?:(?:just|still|now|also|then|only|already|actually|somehow|gone and|went and) )?")
 
+HARSH_LABELS = frozenset({"anger word", "hostile", "contempt", "mild swearing"})
+"""Labels of words that are harsh whatever they are said of ("terrible", "useless", "bloody"):
+a calm caller says them of a storm or a broken machine. Every other label is a grievance
+against the agent's side by its nature ("never arrived", "third time I've called")."""
+FEELING = re.compile(
+    r"\b(?:angry|furious|livid|fuming|annoyed|frustrat\w*|upset|fed up|sick of|tired of|cross|"
+    r"irritated|pissed|had enough)\b", re.IGNORECASE)
+"""The caller naming their own upset: "I'm really annoyed" is aimed, whoever it is aimed at."""
+OTHER_SIDE = re.compile(r"\b(?:you|your|yours|you'\w+|they|them|their|they'\w+)\b",
+                        re.IGNORECASE)
+"""Someone to blame in a negative sentence: the agent, their company, "they"."""
+
 _GRUDGING_THANKS = r"(?:thanks|thank you),? I guess"
 
 _BARE_PRAISE = (

@@ -21,7 +21,7 @@ _STAFF = r"(?:manager|supervisor|boss|team leader|line manager|someone in charge
 _SENIOR = rf"(?:a |your |the |my )?(?:\w+ )?{_STAFF}"
 """Whoever is above the agent, with one word of title: "the duty manager", "a shift supervisor"."""
 _REGULATOR = (r"(?:ofcom|ofgem|ofwat|the fca|the ico|the cma|citizens advice|the fcc|the ftc|"
-              r"the cfpb|the attorney general|the bbb)")
+              r"the cfpb|the attorney general|the bbb|the dvsa|the sra|the cqc|the dvla)")
 """Regulators by name (UK and US): "I'm going to Ofcom" is the same threat as "the regulator"."""
 
 _DEGREE = (r"(?:(?:all|both|just|so|such|completely|totally|absolutely|utterly|really|a|an|"
@@ -75,7 +75,8 @@ BUILTIN_TRIGGERS: Mapping[str, tuple[str, ...]] = {
         # Not "court" alone: "18 Maple Court" is an address.
         r"(?:take|taking|drag|dragging|see) (?:you|this|it|them|your company) (?:to|in) court",
         r"(?:go|going|went) to court", r"court (?:action|case|claim|order)", r"ombudsman",
-        r"small claims", r"tribunal", r"legal action", r"report (?:you|this|it) to",
+        r"small claims", r"tribunal", r"legal action",
+        r"report(?:ing|ed)? (?:you|this|it|them|your (?:\w+ )?\w+) to",
         r"trading standards", r"better business bureau", r"consumer protection",
         r"regulators?", r"chargeback", _REGULATOR,
         r"(?:go|going|went|talk|talking|speak|speaking) to the (?:press|papers|media|news)",

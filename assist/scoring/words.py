@@ -35,6 +35,9 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from assist.events import TriggerHit
 from assist.scoring.lexicon import (
     BUILTIN_LEXICON,
+    FEELING,
+    HARSH_LABELS,
+    OTHER_SIDE,
     LexiconEntry,
     LexiconHit,
     any_entry_pattern,
@@ -62,6 +65,8 @@ polite "Thanks." after "This is a disgrace." must not cancel it. 0.3, 0.5 and 1.
 on one half of the TUNE split (AUC 0.902, 0.905, 0.899) and checked on the other half, whose
 texts were not read (0.893, 0.894, 0.894)."""
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+AIMED_SENTENCE = -0.05
+"""VADER compound at or below which a sentence that names someone ("you", "they") blames them."""
 NEGATIVE_EVIDENCE = -0.3
 """VADER compound at or below which the evidence names negative wording."""
 TONE_EVIDENCE = 0.1
@@ -119,6 +124,9 @@ class WordScore:
     """The words with which the speaker thanked the agent, "" if they did not."""
     refusal: str = ""
     """The words with which the speaker flatly turned something down, "" if they did not."""
+    aimed: bool = True
+    """Whether the anger has a target: a trigger, a grievance, a feeling named, or someone
+    ("you", "they") in a negative sentence. False for harsh words about a thing alone."""
 
 
 class WordScorer:
@@ -142,7 +150,8 @@ class WordScorer:
         text = normalize(text)
         masked = for_vader(text)
         compound = self._compound(masked)
-        angriest = self._angriest_sentence(masked, compound)
+        sentences = self._sentences(masked, compound)
+        angriest = min(sentences, key=lambda sentence: sentence.compound)
         triggers = self.triggers.find(text)
         hits = strongest_per_label(_trigger_hits(_outside_benign(triggers, text))
                                    + self._lexicon_hits(text), text)
@@ -159,27 +168,32 @@ class WordScorer:
         return WordScore(anger=anger, evidence=evidence, triggers=triggers,
                          vader_compound=compound,
                          apology=find_apology(text), thanks=find_thanks(text),
-                         refusal=find_refusal(text))
+                         refusal=find_refusal(text),
+                         aimed=_is_aimed(hits, masked, sentences))
 
     def _compound(self, text: str) -> float:
         return float(self._vader.polarity_scores(text)["compound"]) if text.strip() else 0.0
 
-    def _angriest_sentence(self, text: str, whole: float) -> Sentence:
-        """The most negative sentence of a longer turn, or the whole text if none is lower."""
-        angriest = Sentence(text.strip(), whole)
-        sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+    def _sentences(self, text: str, whole: float) -> list[Sentence]:
+        """The whole text first, then each sentence of a longer turn, with its compound."""
+        sentences = [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
         if len(sentences) < 2:
-            return angriest
-        for sentence in sentences:
-            compound = self._compound(sentence)
-            if compound < angriest.compound:
-                angriest = Sentence(sentence.strip(), compound)
-        return angriest
+            return [Sentence(text.strip(), whole)]
+        return [Sentence(text.strip(), whole)] + [Sentence(s, self._compound(s))
+                                                  for s in sentences]
 
     def _lexicon_hits(self, text: str) -> list[LexiconHit]:
         if not self._any_entry.search(text):
             return []
         return list(find_hits(text, self._entries))
+
+
+def _is_aimed(hits: list[LexiconHit], text: str, sentences: list[Sentence]) -> bool:
+    """Whether the words blame someone or name the caller's upset, not just call a thing
+    terrible. ``text`` is VADER's text, so "not your fault" no longer names anyone."""
+    return (any(hit.label not in HARSH_LABELS for hit in hits) or bool(FEELING.search(text))
+            or any(sentence.compound <= AIMED_SENTENCE and OTHER_SIDE.search(sentence.text)
+                   for sentence in sentences))
 
 
 def _outside_benign(triggers: tuple[TriggerHit, ...], text: str) -> tuple[TriggerHit, ...]:
