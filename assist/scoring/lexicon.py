@@ -83,7 +83,8 @@ _THEIR_SIDE = (
     r"company|firm|staff|team|(?:\w+ )?(?:engineer|fitter|driver|crew|sweep|technician|installer|"
     r"courier|cleaner|man|guy|lads|rep|workers?|system|app|website)))")
 """The agent's side as a caller names it: "you", "you guys", "they've", "your engineer"."""
-_THEN = (r"(?:(?:just|still|now|also|then|only|already|actually|somehow|gone and|went and) )?")
+_IN_PASSING = r"(?:(?:just|still|now|also|then|only|already|actually|somehow|gone and|went and) )?"
+"""An adverb between the doer and the deed: "you've *just* taken", "they *still* sent"."""
 
 HARSH_LABELS = frozenset({"anger word", "hostile", "contempt", "mild swearing"})
 """Labels of words that are harsh whatever they are said of ("terrible", "useless", "bloody"):
@@ -171,12 +172,12 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
     # A harm done by the agent's side, said as plain fact ("your crew broke it", "you still
     # sent me a box"): the first complaint, blamed on them, even in a level voice.
     + _entries("their doing", 0.45,
-               rf"{_THEIR_SIDE} {_THEN}(?:charged|overcharged|billed|debited|taken (?:another|more|"
+               rf"{_THEIR_SIDE} {_IN_PASSING}(?:charged|overcharged|billed|debited|taken (?:another|more|"
                r"(?:[\w-]+ ){1,4}(?:pounds|quid|dollars|euros|bucks))|broke|broken|"
                r"damaged|cracked|scratched|ruined|lost|cancell?ed|moved|declined|rejected|"
                r"refused|forfeited|dropped|double[- ]booked|still sent|"
                r"sent (?:me |us )?(?:the )?wrong)",
-               rf"{_THEIR_SIDE} {_THEN}(?:didn'?t|did not|never|haven'?t|have not|hasn'?t|"
+               rf"{_THEIR_SIDE} {_IN_PASSING}(?:didn'?t|did not|never|haven'?t|have not|hasn'?t|"
                r"has not) (?:even )?(?:come|turn(?:ed)? up|show(?:ed)? up|fix(?:ed)?|call(?:ed)?|"
                r"r[iu]ng|sen[dt]|pa(?:y|id)|refund(?:ed)?|clean(?:ed)?|touch(?:ed)?|bother(?:ed)?)")
     + _entries("nobody helping", 0.55,
