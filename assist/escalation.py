@@ -495,7 +495,8 @@ class StageMachine:
         """
         return (self._stage in LADDER
                 and event.anger <= self.settings.calm_confirm
-                and event.sentiment >= self.settings.relief_sentiment)
+                and event.sentiment >= self.settings.relief_sentiment
+                and not _checks_the_fix(event))
 
     def _track_high(self, event: UtteranceScored) -> None:
         if self._stage is not Stage.SOLUTION or self._level < self.settings.escalate_level:
@@ -730,6 +731,13 @@ class StageMachine:
         if trend <= -self.settings.rising_trend:
             return "falling"
         return "steady"
+
+
+def _checks_the_fix(event: UtteranceScored) -> bool:
+    """A reply that ends by asking about the fix, with no thanks or apology ("Great. And how
+    long does the refund take?", "You're sure there's room?"), is the caller pinning the offer
+    down, not relief: its warm opening words are how a wary caller takes an offer too."""
+    return event.text.rstrip().endswith("?") and not (event.thanks or event.apology)
 
 
 def _slope(points: list[tuple[float, float]]) -> float:

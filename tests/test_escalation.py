@@ -738,6 +738,20 @@ def test_the_slow_burn_climbs_in_order_on_its_words_alone() -> None:
     assert found[0].t > 20.0
 
 
+def test_asking_about_the_fix_is_no_relief_until_it_thanks() -> None:
+    def after(text: str, thanks: str = "") -> list[Stage]:
+        machine = StageMachine(SETTINGS)
+        play(machine, every(10, [0.4, 0.5, 0.6]))
+        reply = scored(Say(end=42, anger=0.0, text=text, thanks=thanks))
+        found = machine.on_scored(dataclasses.replace(reply, sentiment=0.62)) + machine.tick(50)
+        return stages(found)
+
+    assert after("Great. And how long does the refund take?") == []
+    assert after("Great, thank you. How long does the refund take?", thanks="thank you") \
+        == [Stage.CLOSE]
+    assert after("Great. That's the refund sorted then.") == [Stage.CLOSE]
+
+
 def test_thanks_for_the_fix_closes_at_once_but_a_calm_fact_does_not() -> None:
     raised = every(10, [0.4, 0.5, 0.6])
     fact = StageMachine(SETTINGS)
