@@ -155,6 +155,19 @@ def test_not_good_enough_is_unacceptable_however_it_is_contracted(text: str) -> 
      "I moved out in June, so could you send the final bill for July?"),
     ("They've cancelled my table for Saturday night.",
      "I need to move my table for Saturday night."),
+    # What was done or delivered is not what was paid for, told as plain fact.
+    ("The van came at nine and there's nothing here, not even the fridge.",
+     "The van came at nine and everything's here, even the fridge."),
+    ("The curtains came today and they're three inches too short.",
+     "The curtains came today and they're a lovely shade of green."),
+    ("The bag they handed me is not my order.",
+     "The bag they handed me is my order from last week."),
+    ("We got to the caravan and it hasn't been cleaned since the last family.",
+     "We got to the caravan and we'd like to book another week."),
+    ("There's a scratch down my bonnet that wasn't there before the service.",
+     "My bonnet has a dent from a car park last year, nothing to do with the service."),
+    ("The bill came to six hundred pounds and nobody said a word about that.",
+     "The bill came to six hundred pounds, which is what we agreed."),
 ])
 def test_a_grievance_told_in_plain_words_reads_as_annoyed(grievance: str, neutral: str) -> None:
     """The first complaint of an upset caller, which VADER reads as neutral: who was meant to

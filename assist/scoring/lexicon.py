@@ -145,7 +145,12 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"never (?:arrived|received|got|came|turned up)",
                r"(?:still )?(?:haven'?t|have not|didn'?t|did not) (?:received|get|got) (?:it|my|the|"
                r"a|any)",
-               rf"lost my {_GOODS}")
+               rf"lost my {_GOODS}",
+               r"there'?s nothing here",
+               r"(?:half|most|some|none|all) of (?:it|them|the \w+) (?:isn'?t|is not|aren'?t|are not|"
+               r"wasn'?t|weren'?t|never) (?:here|there|came|arrived|turned up)",
+               r"(?:hasn'?t|has not|haven'?t|have not) (?:even )?been (?:cleaned|fixed|repaired|"
+               r"paid|refunded|collected|done|touched|sorted)")
     + _entries("no-show", 0.45,
                r"(?:nobody|no one|no-one) (?:came|turned up|showed up|showed|rang|called|arrived)",
                r"no (?:call|phone call|text|email|note|message),? (?:no|nothing)",
@@ -157,7 +162,10 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"(?:doesn'?t|does not|don'?t|won'?t) (?:even )?fit",
                r"(?:is|was|it'?s|sent(?: me| us)?|got|received) (?:a |an )?(?:completely|"
                r"totally|entirely) different",
-               r"not what (?:i|we) (?:ordered|asked for|booked|paid for)")
+               r"not what (?:i|we) (?:ordered|asked for|booked|paid for)",
+               r"(?:it'?s|is|was|are|were) not (?:my|our) (?:order|parcel|food|bag|box|delivery)",
+               r"(?:inch|inches|centimetres?|centimeters?|cm|mil|sizes?) too (?:short|narrow|long|wide|"
+               r"small|big|tight|loose|low|high)")
     + _entries("wrongly charged", 0.45,
                r"cancell?ed (?:[\w,]+ ){0,8}(?:and|but) (?:you'?ve|you have|you)(?: guys| people| lot)?"
                r" (?:still |just |now )?(?:taken|charged|billed|debited)",
@@ -179,7 +187,9 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"sent (?:me |us )?(?:the )?wrong)",
                rf"{_THEIR_SIDE} {_IN_PASSING}(?:didn'?t|did not|never|haven'?t|have not|hasn'?t|"
                r"has not) (?:even )?(?:come|turn(?:ed)? up|show(?:ed)? up|fix(?:ed)?|call(?:ed)?|"
-               r"r[iu]ng|sen[dt]|pa(?:y|id)|refund(?:ed)?|clean(?:ed)?|touch(?:ed)?|bother(?:ed)?)")
+               r"r[iu]ng|sen[dt]|pa(?:y|id)|refund(?:ed)?|clean(?:ed)?|touch(?:ed)?|bother(?:ed)?)",
+               r"(?:was(?:n'?t| not)|weren'?t|were not) (?:\w+ ){0,2}there (?:before|when)",
+               r"covered in (?:soot|mud|dust|paint|muck|oil|grease|dirt|hair|mould|plaster)")
     + _entries("nobody helping", 0.55,
                r"(?:nobody|no one|no-one|none of you)(?:'s|'ve)? (?:\w+ ){0,3}(?:help|helps|helping|"
                r"helped|"
@@ -193,6 +203,7 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"getting nowhere", r"going (?:round|around) in circles",
                r"(?:nobody|no one|no-one) (?:\w+ )?(?:told|mentioned|warned|informed|asked) "
                r"(?:me|us|anything)",
+               r"(?:nobody|no one|no-one) (?:\w+ )?said (?:a word|anything)",
                r"(?:nobody|no one|no-one) (?:thought|bothered|cared) to (?:tell|mention|warn|"
                r"inform)",
                r"(?:heard|had|got) (?:absolutely |literally |precisely )?nothing"
