@@ -56,7 +56,9 @@ How the stage moves (all numbers live in :class:`EscalationSettings`, i.e. a pac
 - **Close** when the level stays below the current stage's ``exit`` threshold for
   ``confirm_utterances`` in a row (one calm sentence in an angry stretch is not recovery),
   after the call has been raised for ``close_after_raised_s``; a shorter blip goes back to
-  calm. From close, renewed anger climbs again from reflect.
+  calm. With ``close_needs_warmth``, close also waits until the customer has sounded warm in
+  this stage (thanks, relief, an apology): a cold "Fine. Course it can." holds the stage.
+  From close, renewed anger climbs again from reflect.
 - **Dwell.** No level-driven change before the current stage has been shown for its
   ``min_dwell_s``; enter/exit thresholds differ (hysteresis). Together they stop one noisy
   utterance flipping the prompt back and forth. Triggers act at once, whatever the dwell,
@@ -249,6 +251,10 @@ class EscalationSettings:
     close_after_raised_s: float = setting(
         15.0, "A call raised at least this long ends in close when anger falls; a shorter "
         "blip goes back to calm.", lo=0.0, hi=3600.0)
+    close_needs_warmth: bool = setting(
+        True, "A raised call ends in close only once the customer has sounded warm (thanks "
+        "or relief at relief_sentiment, or an apology); a cold \"Fine. Whatever.\" holds the "
+        "stage however far the level has fallen.")
     boundary_clear_s: float = setting(
         8.0, "Seconds without abuse before set a boundary may end.", lo=0.0, hi=600.0)
     apology_ends_boundary: bool = setting(
@@ -319,6 +325,7 @@ class StageMachine:
         self._fall_streak = 0
         self._frustrated_replies = 0
         self._frustrated_run = 0
+        self._warmed = False
         self._entry_level = 0.0
         self._high_since: float | None = None
         self._high_replies = 0
@@ -448,6 +455,7 @@ class StageMachine:
             self._frustrated_replies += 1
         self._count_climb(event)
         self._count_fall(event)
+        self._warmed = self._warmed or self._sounds_warm(event)
         self._track_high(event)
 
     def _remember(self, t: float, level: float) -> None:
@@ -495,6 +503,15 @@ class StageMachine:
         """
         return (self._stage in LADDER
                 and event.anger <= self.settings.calm_confirm
+                and event.sentiment >= self.settings.relief_sentiment
+                and not _checks_the_fix(event))
+
+    def _sounds_warm(self, event: UtteranceScored) -> bool:
+        """Thanks, relief or an apology: what lets a fallen level end in close. Judged on the
+        words, as joy is loud too, and never on a question about the fix."""
+        if event.apology:
+            return True
+        return (event.word_anger < self.settings.enter.reflect
                 and event.sentiment >= self.settings.relief_sentiment
                 and not _checks_the_fix(event))
 
@@ -587,6 +604,8 @@ class StageMachine:
             return None
         raised_for = now - self._raised_since if self._raised_since is not None else 0.0
         if raised_for >= self.settings.close_after_raised_s:
+            if self.settings.close_needs_warmth and not self._warmed:
+                return None
             return Stage.CLOSE, f"anger down to {level:.2f} after {raised_for:.0f} s raised"
         return Stage.CALM, f"anger back to {level:.2f}: a passing moment"
 
@@ -695,6 +714,7 @@ class StageMachine:
         self._fall_streak = 0
         self._frustrated_replies = 0
         self._frustrated_run = 0
+        self._warmed = False
         level = self.level_at(now)
         self._entry_level = level
         # Offer solution entered while already plainly angry: the clock for escalating runs

@@ -58,6 +58,7 @@ class Say:
     thanks: str = ""
     refusal: str = ""
     aimed: bool = True
+    sentiment: float = 0.0
 
 
 def scored(say: Say, utterance_id: int | None = None) -> UtteranceScored:
@@ -66,7 +67,7 @@ def scored(say: Say, utterance_id: int | None = None) -> UtteranceScored:
         end=say.end,
         text=say.text, word_anger=say.anger if say.words is None else say.words,
         voice_arousal=say.arousal, anger=say.anger, triggers=say.triggers, apology=say.apology,
-        thanks=say.thanks, refusal=say.refusal, aimed=say.aimed)
+        thanks=say.thanks, refusal=say.refusal, aimed=say.aimed, sentiment=say.sentiment)
 
 
 def play(machine: StageMachine, script: Iterable[Say], *, until: float | None = None,
@@ -522,11 +523,27 @@ def test_a_trigger_without_a_force_entry_does_not_move_the_stage() -> None:
 # --- calming down ------------------------------------------------------------------------------
 
 
+RAISED_TO_SOLUTION = every(10, [0.4, 0.5, 0.6, 0.7])
+COLD = [Say(end=50, anger=0.1, text="Fine. I've heard it all before, but fine."),
+        Say(end=60, anger=0.05, text="Three to five days. Course it can.")]
+WARM = Say(end=70, anger=0.05, sentiment=0.6, text="Okay, that works. Sorry I snapped.",
+           apology="sorry I snapped")
+
+
 def test_recovery_after_a_raised_call_leads_to_close() -> None:
     machine = StageMachine(SETTINGS)
-    events = play(machine, every(10, [0.4, 0.5, 0.6, 0.7, 0.1, 0.05]))
+    events = play(machine, [*RAISED_TO_SOLUTION, *COLD, WARM])
     assert stages(events) == [Stage.REFLECT, Stage.EMPATHIZE, Stage.SOLUTION, Stage.CLOSE]
     assert changes(events)[-1].reason.startswith("anger down to ")
+
+
+def test_cold_acceptance_holds_the_stage_until_the_caller_sounds_warm() -> None:
+    machine = StageMachine(SETTINGS)
+    events = play(machine, [*RAISED_TO_SOLUTION, *COLD], until=69)
+    assert stages(events)[-1] is Stage.SOLUTION
+    assert stages(play(machine, [WARM])) == [Stage.CLOSE]
+    unwarmed = StageMachine(dataclasses.replace(SETTINGS, close_needs_warmth=False))
+    assert stages(play(unwarmed, [*RAISED_TO_SOLUTION, *COLD]))[-1] is Stage.CLOSE
 
 
 def test_a_brief_blip_goes_back_to_calm_not_close() -> None:
@@ -538,9 +555,9 @@ def test_a_brief_blip_goes_back_to_calm_not_close() -> None:
 
 def test_renewed_anger_after_close_climbs_again_from_reflect() -> None:
     machine = StageMachine(SETTINGS)
-    play(machine, every(10, [0.4, 0.5, 0.6, 0.7, 0.1, 0.05]))
+    play(machine, [*RAISED_TO_SOLUTION, *COLD, WARM])
     assert machine.stage is Stage.CLOSE
-    events = play(machine, every(10, [0.5, 0.6], start=80))
+    events = play(machine, every(10, [0.5, 0.6], start=90))
     assert stages(events) == [Stage.REFLECT, Stage.EMPATHIZE]
 
 
