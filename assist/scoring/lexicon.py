@@ -189,7 +189,9 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"has not) (?:even )?(?:come|turn(?:ed)? up|show(?:ed)? up|fix(?:ed)?|call(?:ed)?|"
                r"r[iu]ng|sen[dt]|pa(?:y|id)|refund(?:ed)?|clean(?:ed)?|touch(?:ed)?|bother(?:ed)?)",
                r"(?:was(?:n'?t| not)|weren'?t|were not) (?:\w+ ){0,2}there (?:before|when)",
-               r"covered in (?:soot|mud|dust|paint|muck|oil|grease|dirt|hair|mould|plaster)")
+               # The mess a trade leaves behind; a car "covered in mud" is why a calm caller
+               # rings the valet, so dirt in general is no grievance.
+               r"covered in (?:soot|paint|plaster|muck)")
     + _entries("nobody helping", 0.55,
                r"(?:nobody|no one|no-one|none of you)(?:'s|'ve)? (?:\w+ ){0,3}(?:help|helps|helping|"
                r"helped|"
