@@ -503,16 +503,18 @@ class StageMachine:
         """
         return (self._stage in LADDER
                 and event.anger <= self.settings.calm_confirm
-                and event.sentiment >= self.settings.relief_sentiment
-                and not _checks_the_fix(event))
+                and self._warm_words(event))
 
     def _sounds_warm(self, event: UtteranceScored) -> bool:
         """Thanks, relief or an apology: what lets a fallen level end in close. Judged on the
-        words, as joy is loud too, and never on a question about the fix."""
+        words, as joy is loud too."""
         if event.apology:
             return True
-        return (event.word_anger < self.settings.enter.reflect
-                and event.sentiment >= self.settings.relief_sentiment
+        return event.word_anger < self.settings.enter.reflect and self._warm_words(event)
+
+    def _warm_words(self, event: UtteranceScored) -> bool:
+        """Thanks or relief in the words, and not a question about the fix."""
+        return (event.sentiment >= self.settings.relief_sentiment
                 and not _checks_the_fix(event))
 
     def _track_high(self, event: UtteranceScored) -> None:
