@@ -178,7 +178,8 @@ BUILTIN_LEXICON: tuple[LexiconEntry, ...] = tuple(
                r"i didn'?t (?:make|authori[sz]e|order|agree to) (?:it|that|this|them|these)"
                r"(?=[.!?]|$)")
     # A harm done by the agent's side, said as plain fact ("your crew broke it", "you still
-    # sent me a box"): the first complaint, blamed on them, even in a level voice.
+    # sent me a box", or damage that "wasn't there before" their visit): the first complaint,
+    # blamed on them, even in a level voice.
     + _entries("their doing", 0.45,
                rf"{_THEIR_SIDE} {_IN_PASSING}(?:charged|overcharged|billed|debited|taken (?:another|more|"
                r"(?:[\w-]+ ){1,4}(?:pounds|quid|dollars|euros|bucks))|broke|broken|"
